@@ -142,13 +142,21 @@ type HardState struct {
 // with Node.Advance. The driver MUST, in this order:
 //
 //  1. make every record in Persist durable (fsync); if that fails, stop the
-//     node: never retry and never send;
+//     node: never retry and never send Messages; Eager may be sent at once,
+//     concurrently with the fsync;
 //  2. send Messages (only now: a promise or accept must never leave the
 //     process before the state it reports is durable);
 //  3. append Committed to the chosen log and hand it to consumers;
-//  4. call Advance(rd).
+//  4. call Advance(rd). Advance tells the node that Persist is durable: a
+//     leader counts its own accept as a vote only then.
 type Ready struct {
-	Persist   []Record
+	Persist []Record
+	// Eager messages report no acceptor state (a leader's Prepare, Accept,
+	// Heartbeat; CatchUp; Chosen) and may leave before Persist is durable,
+	// so a leader's fsync overlaps its followers'.
+	Eager []Message
+	// Messages report acceptor state (Promise, Accepted, Nack) and leave
+	// only after Persist is durable.
 	Messages  []Message
 	Committed []Entry // newly chosen, contiguous, in slot order, starting right after the previous Ready's
 	// ResetTo, when nonzero, says the chosen log must restart at this slot
@@ -162,7 +170,8 @@ type Ready struct {
 
 // Empty reports whether rd holds no work.
 func (rd *Ready) Empty() bool {
-	return len(rd.Persist) == 0 && len(rd.Messages) == 0 && len(rd.Committed) == 0 && rd.ResetTo == 0
+	return len(rd.Persist) == 0 && len(rd.Eager) == 0 && len(rd.Messages) == 0 &&
+		len(rd.Committed) == 0 && rd.ResetTo == 0
 }
 
 // Role is the node's current role.
@@ -232,3 +241,21 @@ func (e *NotLeaderError) Error() string {
 }
 
 func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
+
+// Status is a snapshot of a node for operators and tests.
+type Status struct {
+	ID        NodeID
+	SoftState SoftState
+	Promised  Ballot // highest ballot promised (durable once the Ready holding it was persisted)
+	First     uint64 // first slot held in the chosen log
+	Commit    uint64 // last slot of the contiguous chosen prefix
+	Inflight  int    // leader: proposed slots not yet chosen
+	InflightB int    // leader: payload bytes of those slots
+	Progress  map[NodeID]Progress
+}
+
+// Progress is what a leader knows of a peer.
+type Progress struct {
+	Match     uint64 // highest slot the peer is known to have accepted or chosen, contiguously
+	LastHeard int    // ticks since the leader last heard from the peer
+}

@@ -1,0 +1,469 @@
+//go:build simwip
+
+package paxos
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+)
+
+// simParams fixes one simulator run; everything else follows from Seed.
+type simParams struct {
+	Seed          uint64
+	Nodes         int
+	FaultTicks    int // ticks of faults before the liveness phase
+	LivenessBound int // ticks the liveness phase may take at most
+	Clients       int
+	Bugs          plantedBugs
+	// Tune, when set, adjusts the fault profile drawn from the seed.
+	Tune func(*simProfile)
+	// Trace, when set, receives every event of the run.
+	Trace func(string)
+}
+
+// simProfile is the fault mix of one run, drawn from its seed so that seeds
+// range from calm to stormy.
+type simProfile struct {
+	drop, dup, slow  float64
+	maxDelay         int
+	crashPerTick     float64 // crash a node at the start of a tick
+	crashPerItem     float64 // crash a node between two driver/network steps
+	restartPerTick   float64
+	partitionPerTick float64
+	healPerTick      float64
+	campaignPerTick  float64 // a random node calls Campaign (dueling proposers)
+	proposePerTick   float64 // a client starts new values
+	maxInflight      int     // Config.MaxInflightSlots
+	maxMsgBytes      int     // Config.MaxMsgBytes
+}
+
+func drawProfile(rng *rand.Rand) simProfile {
+	pick := func(xs ...float64) float64 { return xs[rng.IntN(len(xs))] }
+	return simProfile{
+		drop:             pick(0, 0.02, 0.1, 0.25),
+		dup:              pick(0, 0.05, 0.2),
+		slow:             pick(0.1, 0.3, 0.6),
+		maxDelay:         int(pick(0, 2, 5)),
+		crashPerTick:     pick(0, 0.01, 0.04),
+		crashPerItem:     pick(0, 0.002, 0.01),
+		restartPerTick:   pick(0.1, 0.3),
+		partitionPerTick: pick(0, 0.02, 0.06),
+		healPerTick:      pick(0.05, 0.15),
+		campaignPerTick:  pick(0, 0.01, 0.05),
+		proposePerTick:   pick(0.3, 0.7),
+		maxInflight:      int(pick(4, 16, 64)),
+		maxMsgBytes:      int(pick(100, 400, 1<<20)),
+	}
+}
+
+// Driver stages of one Ready; a crash can fall between any two.
+const (
+	stageIdle      = iota
+	stageTaken     // Ready taken, Eager sent
+	stagePersisted // Persist durable
+	stageSent      // Messages sent
+	stageCommitted // Committed appended to the chosen log
+)
+
+// simNode is one replica: its durable store survives crashes, the rest not.
+type simNode struct {
+	id          NodeID
+	store       *simStore
+	node        *Node // nil while crashed
+	rd          Ready
+	stage       int
+	incarnation uint64
+}
+
+func (n *simNode) up() bool   { return n.node != nil }
+func (n *simNode) busy() bool { return n.stage != stageIdle }
+
+// simWorld is one seeded run.
+type simWorld struct {
+	p       simParams
+	prof    simProfile
+	rng     *rand.Rand
+	ids     []NodeID
+	nodes   []*simNode // nodes[id-1]
+	net     *simNet
+	check   *simChecker
+	clients []*simClient
+	ops     map[string]*simOp // attempt data -> op
+	tick    int
+	step    int
+	faulty  bool // fault phase
+}
+
+func newSimWorld(p simParams) *simWorld {
+	rng := rand.New(rand.NewPCG(p.Seed, 0x5eed5eed))
+	w := &simWorld{p: p, rng: rng, check: newSimChecker(p.Nodes), ops: make(map[string]*simOp), faulty: true}
+	w.prof = drawProfile(rng)
+	if p.Tune != nil {
+		p.Tune(&w.prof)
+	}
+	w.net = newSimNet(rand.New(rand.NewPCG(p.Seed, 0x6e6574)), p.Nodes)
+	w.net.drop, w.net.dup, w.net.slow, w.net.maxDelay = w.prof.drop, w.prof.dup, w.prof.slow, w.prof.maxDelay
+	w.check.now = func() (int, int) { return w.tick, w.step }
+	for i := 1; i <= p.Nodes; i++ {
+		w.ids = append(w.ids, NodeID(i))
+	}
+	for _, id := range w.ids {
+		n := &simNode{id: id, store: newSimStore()}
+		w.nodes = append(w.nodes, n)
+		w.restart(n)
+	}
+	for i := range p.Clients {
+		w.clients = append(w.clients, &simClient{id: i + 1, target: w.ids[rng.IntN(len(w.ids))]})
+	}
+	return w
+}
+
+func (w *simWorld) tracef(format string, args ...any) {
+	if w.p.Trace != nil {
+		w.p.Trace(fmt.Sprintf("t=%d s=%d ", w.tick, w.step) + fmt.Sprintf(format, args...))
+	}
+}
+
+func (w *simWorld) failed() bool { return w.check.err != nil }
+
+func (w *simWorld) nodeByID(id NodeID) *simNode { return w.nodes[id-1] }
+
+func (w *simWorld) config(n *simNode) Config {
+	return Config{
+		ID:               n.id,
+		Peers:            w.ids,
+		HeartbeatTicks:   2,
+		ElectionTicks:    10,
+		MaxInflightSlots: w.prof.maxInflight,
+		MaxMsgBytes:      w.prof.maxMsgBytes,
+		Rand:             rand.New(rand.NewPCG(w.p.Seed, uint64(n.id)<<32|n.incarnation)),
+		Log:              n.store,
+		bugs:             w.p.Bugs,
+	}
+}
+
+// restart builds the node from exactly what it persisted.
+func (w *simWorld) restart(n *simNode) {
+	n.incarnation++
+	hs := n.store.hardState()
+	w.check.restarted(n.id, hs)
+	node, err := NewNode(w.config(n), hs)
+	if err != nil {
+		w.check.fail(checkRestart, "node %d: NewNode(%+v): %v", n.id, hs, err)
+		return
+	}
+	n.node, n.stage, n.rd = node, stageIdle, Ready{}
+	w.check.restartedStatus(n.id, node.Status())
+	w.tracef("restart %d promised=%s chosen=%d accepted=%d", n.id, hs.Promised, hs.Chosen, len(hs.Accepted))
+}
+
+// crash loses everything not persisted, including a Ready in flight.
+func (w *simWorld) crash(n *simNode) {
+	w.tracef("crash %d at stage %d", n.id, n.stage)
+	n.node, n.stage, n.rd = nil, stageIdle, Ready{}
+	w.net.dropTo(n.id)
+}
+
+// send puts a message on the wire after checking it against what the
+// sender has made durable.
+func (w *simWorld) send(n *simNode, m Message) {
+	if m.From != n.id {
+		w.check.fail(checkMonotonicity, "node %d sent a message claiming to be from %d: %v", n.id, m.From, m)
+	}
+	m.Entries = slices.Clone(m.Entries)
+	w.check.sent(n.id, &m, n.store.promised, n.store.chosen())
+	w.tracef("send %v", m)
+	w.net.send(m, w.tick)
+}
+
+// advanceDriver runs the next stage of n's Ready contract.
+func (w *simWorld) advanceDriver(n *simNode) {
+	switch n.stage {
+	case stageIdle:
+		n.rd = n.node.Ready()
+		n.stage = stageTaken
+		for _, m := range n.rd.Eager {
+			w.send(n, m)
+		}
+	case stageTaken:
+		for i := range n.rd.Persist {
+			rec := &n.rd.Persist[i]
+			if rec.Kind == RecordAccept {
+				w.check.persistAccept(n.id, rec.Ballot, rec.Entries, n.store.promised)
+			}
+			n.store.persist(rec)
+		}
+		n.stage = stagePersisted
+	case stagePersisted:
+		for _, m := range n.rd.Messages {
+			w.send(n, m)
+		}
+		n.stage = stageSent
+	case stageSent:
+		w.commit(n)
+		n.stage = stageCommitted
+	case stageCommitted:
+		n.node.Advance(n.rd)
+		n.rd, n.stage = Ready{}, stageIdle
+	}
+}
+
+func (w *simWorld) commit(n *simNode) {
+	for _, e := range n.rd.Committed {
+		w.check.committed(n.id, e)
+		if op := w.ops[string(e.Data)]; op != nil && !e.Noop {
+			op.done = true
+		}
+	}
+	if err := n.store.appendChosen(n.rd.ResetTo, n.rd.Committed); err != nil {
+		w.check.fail(checkPrefix, "node %d: %v", n.id, err)
+	}
+	if len(n.rd.Committed) > 0 {
+		w.tracef("commit %d slots %d..%d", n.id, n.rd.Committed[0].Slot, n.rd.Committed[len(n.rd.Committed)-1].Slot)
+	}
+}
+
+// deliver hands a message to its destination if it is up and linked.
+func (w *simWorld) deliver(m Message) {
+	to := w.nodeByID(m.To)
+	if !to.up() || !w.net.linked(m.From, m.To) {
+		w.net.dropped++
+		return
+	}
+	w.net.delivered++
+	w.tracef("deliver %v", m)
+	if err := to.node.Step(m); err != nil {
+		w.tracef("step %d: %v", m.To, err)
+	}
+}
+
+// workItem is one schedulable step: a driver stage (msg < 0) or a delivery.
+type workItem struct {
+	node *simNode
+	msg  int
+}
+
+// drain runs driver stages and deliveries in random order until nothing is
+// left for this tick, crashing nodes between steps in the fault phase.
+func (w *simWorld) drain() {
+	items := make([]workItem, 0, 16)
+	for range 4000 {
+		items = items[:0]
+		for _, n := range w.nodes {
+			if n.up() && (n.busy() || n.node.HasReady()) {
+				items = append(items, workItem{node: n, msg: -1})
+			}
+		}
+		for i, f := range w.net.flights {
+			if f.due <= w.tick {
+				if to := w.nodeByID(f.m.To); !to.up() || !to.busy() {
+					items = append(items, workItem{msg: i})
+				}
+			}
+		}
+		if len(items) == 0 || w.failed() {
+			return
+		}
+		w.step++
+		if w.faulty && w.rng.Float64() < w.prof.crashPerItem {
+			w.crashSome(true)
+			continue
+		}
+		it := items[w.rng.IntN(len(items))]
+		if it.msg < 0 {
+			w.advanceDriver(it.node)
+		} else {
+			w.deliver(w.net.take(it.msg))
+		}
+	}
+	// Runaway: finish every Ready in flight so nodes can tick.
+	for _, n := range w.nodes {
+		for n.up() && n.busy() {
+			w.advanceDriver(n)
+		}
+	}
+}
+
+// crashSome crashes a random up node, preferring one mid-Ready.
+func (w *simWorld) crashSome(preferBusy bool) {
+	var up, busy []*simNode
+	for _, n := range w.nodes {
+		if n.up() {
+			up = append(up, n)
+			if n.busy() {
+				busy = append(busy, n)
+			}
+		}
+	}
+	switch {
+	case preferBusy && len(busy) > 0:
+		w.crash(busy[w.rng.IntN(len(busy))])
+	case len(up) > 0:
+		w.crash(up[w.rng.IntN(len(up))])
+	}
+}
+
+// faults injects this tick's crashes, restarts, partitions and heals.
+func (w *simWorld) faults() {
+	pr := &w.prof
+	if w.rng.Float64() < pr.crashPerTick {
+		w.crashSome(false)
+	}
+	if w.rng.Float64() < pr.restartPerTick {
+		var down []*simNode
+		for _, n := range w.nodes {
+			if !n.up() {
+				down = append(down, n)
+			}
+		}
+		if len(down) > 0 {
+			w.restart(down[w.rng.IntN(len(down))])
+		}
+	}
+	if w.rng.Float64() < pr.partitionPerTick {
+		w.tracef("%s", w.net.partition(w.ids))
+	}
+	if w.rng.Float64() < pr.healPerTick {
+		w.net.heal()
+		w.tracef("heal")
+	}
+	if w.rng.Float64() < pr.campaignPerTick {
+		if n := w.nodes[w.rng.IntN(len(w.nodes))]; n.up() {
+			w.tracef("campaign %d", n.id)
+			n.node.Campaign()
+		}
+	}
+}
+
+// tickAll advances logical time on every up node, in random order.
+func (w *simWorld) tickAll() {
+	order := w.rng.Perm(len(w.nodes))
+	for _, i := range order {
+		if n := w.nodes[i]; n.up() {
+			n.node.Tick()
+		}
+	}
+	w.tick++
+}
+
+// stopFaults ends the fault phase: the network stops losing messages, all
+// links heal and crashed nodes restart, except for a minority that stays
+// crashed or isolated.
+func (w *simWorld) stopFaults() []NodeID {
+	w.faulty = false
+	w.net.drop, w.net.dup, w.net.maxDelay = 0, 0, min(w.net.maxDelay, 1)
+	w.net.heal()
+	for _, n := range w.nodes {
+		if !n.up() {
+			w.restart(n)
+		}
+	}
+	f := (len(w.ids) - 1) / 2
+	out := w.rng.IntN(f + 1)
+	healthy := slices.Clone(w.ids)
+	for range out {
+		x := healthy[w.rng.IntN(len(healthy))]
+		healthy = slices.DeleteFunc(healthy, func(id NodeID) bool { return id == x })
+		if w.rng.IntN(2) == 0 {
+			w.crash(w.nodeByID(x))
+		} else {
+			w.net.isolate(x, w.ids)
+		}
+		w.tracef("liveness phase: %d stays out", x)
+	}
+	return healthy
+}
+
+// simResult summarises a run.
+type simResult struct {
+	Violation     *simViolation
+	Ticks         int
+	Steps         int
+	LivenessTicks int // ticks the liveness phase needed
+	Chosen        int // slots chosen (canonical log length)
+	Proposed      int
+}
+
+// runSim runs one seed: a fault phase, then a liveness phase.
+func runSim(p simParams) simResult {
+	w := newSimWorld(p)
+	for w.tick < p.FaultTicks && !w.failed() {
+		w.faults()
+		w.clientsAct()
+		w.drain()
+		w.tickAll()
+	}
+	res := simResult{}
+	if !w.failed() {
+		res.LivenessTicks = w.liveness()
+	}
+	res.Violation, res.Ticks, res.Steps = w.check.err, w.tick, w.step
+	res.Chosen, res.Proposed = len(w.check.canonical), len(w.check.proposed)
+	return res
+}
+
+// liveness runs until every pending value is chosen and every healthy
+// replica holds the whole chosen log, or fails after LivenessBound ticks.
+func (w *simWorld) liveness() int {
+	healthy := w.stopFaults()
+	start := w.tick
+	for !w.failed() {
+		w.clientsAct()
+		w.drain()
+		if w.failed() {
+			break
+		}
+		if w.settled(healthy) {
+			return w.tick - start
+		}
+		if w.tick-start >= w.p.LivenessBound {
+			w.check.fail(checkLiveness, "after %d ticks without faults (healthy %v): %s",
+				w.tick-start, healthy, w.describe())
+			break
+		}
+		w.tickAll()
+	}
+	return w.tick - start
+}
+
+// settled: no client value pending and all healthy replicas agree on the
+// end of the chosen log.
+func (w *simWorld) settled(healthy []NodeID) bool {
+	for _, c := range w.clients {
+		if c.pending() > 0 {
+			return false
+		}
+	}
+	var end uint64
+	for i, id := range healthy {
+		c := w.nodeByID(id).store.chosen()
+		if i == 0 {
+			end = c
+		} else if c != end {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *simWorld) describe() string {
+	s := ""
+	for _, c := range w.clients {
+		for _, op := range c.ops {
+			if !op.done {
+				s += fmt.Sprintf("pending %s (attempt %d, proposed at tick %d); ", op.key, op.attempt, op.proposedAt)
+			}
+		}
+	}
+	for _, n := range w.nodes {
+		if !n.up() {
+			s += fmt.Sprintf("node %d down; ", n.id)
+			continue
+		}
+		st := n.node.Status()
+		s += fmt.Sprintf("node %d %s leader=%d ballot=%s commit=%d chosen=%d inflight=%d; ",
+			n.id, st.SoftState.Role, st.SoftState.Leader, st.SoftState.Ballot, st.Commit, n.store.chosen(), st.Inflight)
+	}
+	return s
+}

@@ -34,17 +34,17 @@ const (
 type frameType uint8
 
 const (
-	frameInvalid  frameType = iota
-	frameHello              // dialer -> listener: hello
-	frameWelcome            // listener -> dialer: welcome (or refusal)
-	framePeer               // peer -> peer: paxos.Message
-	frameRequest            // client -> server: reqEnvelope
-	frameResponse           // server -> client: respEnvelope
-	frameCancel             // client -> server: cancelEnvelope (abandon a request)
-	frameTailOpen           // client -> server: tailOpenEnvelope
-	frameTailData           // server -> client: tailDataEnvelope
-	frameTailCredit         // client -> server: tailCreditEnvelope
-	frameTailEnd            // either way: tailEndEnvelope (server: stream over; client: cancel)
+	frameInvalid    frameType = iota
+	frameHello                // dialer -> listener: hello
+	frameWelcome              // listener -> dialer: welcome (or refusal)
+	framePeer                 // peer -> peer: paxos.Message
+	frameRequest              // client -> server: reqEnvelope
+	frameResponse             // server -> client: respEnvelope
+	frameCancel               // client -> server: cancelEnvelope (abandon a request)
+	frameTailOpen             // client -> server: tailOpenEnvelope
+	frameTailData             // server -> client: tailDataEnvelope
+	frameTailCredit           // client -> server: tailCreditEnvelope
+	frameTailEnd              // either way: tailEndEnvelope (server: stream over; client: cancel)
 	frameTypeCount
 )
 

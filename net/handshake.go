@@ -158,3 +158,7 @@ func tlsMismatchError(addr string, err error) error {
 	}
 	return fmt.Errorf("paxnet: TLS handshake with %s: %w", addr, err)
 }
+
+func errHandshakeNode(want, got paxos.NodeID) error {
+	return fmt.Errorf("%w: dialed node %d but node %d answered", ErrHandshake, want, got)
+}

@@ -1,0 +1,209 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"github.com/paxlog/paxlog/paxos"
+)
+
+// acceptor is the live acceptor state the journal describes: the highest
+// ballot promised or accepted, and the highest-ballot accepted entry of
+// every slot above the chosen log.
+type acceptor struct {
+	promised paxos.Ballot
+	entries  map[uint64]paxos.Entry
+}
+
+func newAcceptor() acceptor { return acceptor{entries: make(map[uint64]paxos.Entry)} }
+
+func (a *acceptor) promise(b paxos.Ballot) {
+	if a.promised.Less(b) {
+		a.promised = b
+	}
+}
+
+// accept keeps e (its data copied) unless a higher ballot is held for its
+// slot or the slot is at or below chosen.
+func (a *acceptor) accept(e paxos.Entry, chosen uint64) {
+	if e.Slot <= chosen {
+		return
+	}
+	if old, ok := a.entries[e.Slot]; ok && e.Ballot.Less(old.Ballot) {
+		return
+	}
+	e.Data = slices.Clone(e.Data)
+	a.entries[e.Slot] = e
+}
+
+func (a *acceptor) dropThrough(slot uint64) {
+	for s := range a.entries {
+		if s <= slot {
+			delete(a.entries, s)
+		}
+	}
+}
+
+func (a *acceptor) sorted() []paxos.Entry {
+	out := make([]paxos.Entry, 0, len(a.entries))
+	for _, e := range a.entries {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(x, y paxos.Entry) int {
+		switch {
+		case x.Slot < y.Slot:
+			return -1
+		case x.Slot > y.Slot:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// replay applies one journal record during recovery. A journal whose
+// front was truncated must start with a checkpoint.
+func (a *acceptor) replay(first uint64) visitFunc {
+	return func(idx uint64, r *rec) error {
+		switch r.kind {
+		case kindPromise:
+			a.promise(r.ballot)
+		case kindAccept:
+			a.promise(r.ballot)
+			r.eachEntry(func(e paxos.Entry) { a.accept(e, 0) })
+		case kindJournalCP:
+			*a = newAcceptor()
+			a.promised = r.ballot
+			r.eachEntry(func(e paxos.Entry) { a.accept(e, 0) })
+		default:
+			return fmt.Errorf("record kind %d in the journal", r.kind)
+		}
+		if idx == first && first > 1 && r.kind != kindJournalCP {
+			return errors.New("journal was truncated but does not start with a checkpoint")
+		}
+		return nil
+	}
+}
+
+func (s *Store) openJournal() error {
+	dir := filepath.Join(s.opts.Dir, journalDir)
+	segs, err := listSegments(s.fsys, dir)
+	if err != nil {
+		return err
+	}
+	first := uint64(1)
+	if len(segs) > 0 {
+		first = segs[0].index
+	}
+	w, err := openWlog(s.fsys, dir, s.opts.SegmentSize, s.opts.NoSync, s.log, s.acc.replay(first))
+	if err != nil {
+		return err
+	}
+	s.journal = w
+	return nil
+}
+
+// Persist makes acceptor records durable: one tidwall WriteBatch and one
+// fsync for the whole slice (group commit). It returns only after the
+// fsync. A failed write or fsync poisons the store. Invalid records
+// (unknown kind, zero slot, an accept entry whose ballot differs from its
+// record's) return ErrInvalid and write nothing.
+func (s *Store) Persist(recs []paxos.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := validateRecords(recs); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return err
+	}
+	seq := s.journal.last + 1
+	buf := s.buf[:0]
+	for i := range recs {
+		r := &recs[i]
+		start := len(buf)
+		if r.Kind == paxos.RecordPromise {
+			buf = encodePromise(buf, seq, r.Ballot)
+		} else {
+			buf = encodeEntries(buf, kindAccept, seq, r.Ballot, r.Entries)
+		}
+		s.journal.add(buf[start:])
+		seq++
+	}
+	s.buf = buf
+	if err := s.journal.write(); err != nil {
+		return s.fail("journal write", err)
+	}
+	if err := s.journal.sync(); err != nil {
+		return s.fail("journal fsync", err)
+	}
+	chosen := s.view.Load().last
+	for i := range recs {
+		s.acc.promise(recs[i].Ballot)
+		for _, e := range recs[i].Entries {
+			e.Ballot = recs[i].Ballot
+			s.acc.accept(e, chosen)
+		}
+	}
+	return s.maybeCompact()
+}
+
+func validateRecords(recs []paxos.Record) error {
+	for i, r := range recs {
+		switch r.Kind {
+		case paxos.RecordPromise:
+			if len(r.Entries) != 0 {
+				return fmt.Errorf("%w: record %d: promise with %d entries", ErrInvalid, i, len(r.Entries))
+			}
+		case paxos.RecordAccept:
+			for _, e := range r.Entries {
+				if e.Slot == 0 || e.Ballot != r.Ballot {
+					return fmt.Errorf("%w: record %d: entry slot %d ballot %s in an accept at ballot %s",
+						ErrInvalid, i, e.Slot, e.Ballot, r.Ballot)
+				}
+			}
+		default:
+			return fmt.Errorf("%w: record %d: kind %d", ErrInvalid, i, r.Kind)
+		}
+	}
+	return nil
+}
+
+// maybeCompact checkpoints the live acceptor state and truncates the
+// journal front once the journal is past JournalCompactBytes and twice the
+// last checkpoint. The chosen log is synced first: the checkpoint leaves
+// out slots at or below the chosen log, so those must be durable there.
+func (s *Store) maybeCompact() error {
+	w := s.journal
+	if w.bytes <= int64(s.opts.JournalCompactBytes) {
+		return nil
+	}
+	if err := s.chosen.sync(); err != nil {
+		return s.fail("sync chosen log before journal compaction", err)
+	}
+	chosen := s.view.Load().last
+	s.acc.dropThrough(chosen)
+	seq := w.last + 1
+	s.buf = encodeEntries(s.buf[:0], kindJournalCP, seq, s.acc.promised, s.acc.sorted())
+	if w.bytes <= 2*int64(len(s.buf)) {
+		return nil // the live state itself is most of the journal
+	}
+	w.add(s.buf)
+	if err := w.write(); err != nil {
+		return s.fail("journal checkpoint write", err)
+	}
+	if err := w.sync(); err != nil {
+		return s.fail("journal checkpoint fsync", err)
+	}
+	if err := w.truncateFront(seq); err != nil {
+		return s.fail("journal truncate", err)
+	}
+	s.log.Debug("journal compacted", "first", seq, "chosen", chosen, "accepted", len(s.acc.entries),
+		"bytes", w.bytes)
+	return nil
+}

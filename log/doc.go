@@ -5,5 +5,124 @@
 //	import replog "github.com/paxlog/paxlog/log"
 //
 // log imports paxos, storage and net (as paxnet); nothing in the module but
-// cmd/paxlog and bench imports log.
+// cmd/paxlog and bench imports log. It defines the small interfaces it
+// consumes (Store, Transport, Network) so tests can hand it in-memory ones
+// (MemStore, MemNetwork); the defaults are the real storage and paxnet/TCP.
+//
+// # The node loop
+//
+// One goroutine (the owner) drives the paxos core. It ticks every
+// Config.TickInterval (default 10 ms; the election timeout is
+// ElectionTicks*TickInterval, randomized up to twice that: 100-200 ms by
+// default), steps inbound messages, proposes queued appends and handles
+// each Ready in the order of the paxos contract:
+//
+//  1. send Ready.Eager at once (a leader's accepts leave while it fsyncs);
+//  2. Persist the Ready's records with ONE fsync. This is the durability
+//     rule: no promise or accepted leaves the process before the state it
+//     reports is durable. A failed Persist stops the node (fail-stop,
+//     never retried; later calls return ErrStopped);
+//  3. send Ready.Messages;
+//  4. append Ready.Committed to the chosen log, apply it (verdicts, dedup,
+//     conditions, trims), complete waiting appends and wake tailers;
+//  5. Advance.
+//
+// Group commit and pipelining: appenders put proposals in a bounded queue
+// (Config.MaxQueued entries); after every Ready the owner drains the queue
+// into as few Propose calls as MaxBatchEntries/MaxBatchBytes allow, so the
+// appends that arrived during one fsync share the next Accept message and
+// the next fsync on every replica. When the paxos window is full
+// (paxos.ErrBackpressure) they stay queued; an appender that finds the
+// queue full waits up to its context deadline, then gets
+// *BackpressureError. Nothing grows without bound.
+//
+// Appends that reach a follower are redirected, not forwarded: they fail
+// with *NotLeaderError naming the leader's id and address, and the Client
+// follows it.
+//
+// # Entry format
+//
+// Every entry this package proposes carries a header inside
+// paxos.Entry.Data:
+//
+//	+------+-------+-----------+---------+-------------+-------------+---------+
+//	| kind | flags | client id | seq     | [expect]    | [before]    | payload |
+//	| 1 B  | 1 B   | uvarint   | uvarint | uvarint     | uvarint     | rest    |
+//	+------+-------+-----------+---------+-------------+-------------+---------+
+//
+// kind: 1 user append, 2 barrier (CheckTail), 3 trim. flags bit 0:
+// conditional (then expect, the expected last delivered index, follows).
+// before follows for trims. No-op slots and data this package cannot
+// decode are never delivered.
+//
+// # Verdicts, exactly-once and what consumers see
+//
+// Every replica applies the chosen log in slot order from the same state,
+// in the owner goroutine, and decides a verdict per slot: delivered, or
+// not (no-op, barrier, trim, filtered duplicate, failed condition, a
+// sequence number too old to judge). Only user entries can be delivered,
+// and the index of a delivered entry is its slot: indexes are increasing,
+// not dense.
+//
+// Dedup: each append carries (client id, seq). A per-client table keeps
+// the outcome (first copy's index, or the failed condition) of the last
+// 1024 sequence numbers of each client. A (client, seq) already in the
+// table is filtered and its appender gets the first copy's outcome; a seq
+// at or below (the client's highest seq - 1024) is filtered with
+// ErrSeqTooOld. Eviction is deterministic and measured in slots: a client
+// with no append in 2^22 slots is dropped (checked every 4096 slots), and
+// beyond 4096 clients the one whose last append is oldest (lowest id on a
+// tie) is dropped. These bounds are constants, identical on every replica.
+// Client id 0 means "no dedup".
+//
+// How a tail that starts mid-log knows the verdicts: non-user slots are
+// recognised from their own data; the rare user slots that were NOT
+// delivered are kept in a set (filteredSet) that the owner fills while
+// applying, before it publishes the applied index. Tailers read the
+// chosen log through the store, only up to the published applied index,
+// and skip the slots in that set. The set and the dedup table are rebuilt
+// at start by replaying the chosen log from the last checkpoint, so they
+// survive restarts; they are bounded by the trim point (below).
+//
+// Conditional append: AppendIf(data, expect) is delivered only if, when it
+// is applied, the last delivered index equals expect; otherwise every
+// replica filters it and the appender gets *ConditionError.
+//
+// # Trim
+//
+// Trim(before) proposes a trim entry. The replica that applies it at slot
+// s uses the trim point t = min(before, s+1): it syncs the chosen log,
+// stores a checkpoint of its applied state at s (dedup table, last
+// delivered index, the filtered slots >= t) with Store.SetCheckpoint, and
+// calls TrimChosen(t). A restart restores the checkpoint and replays from
+// s+1. Tail or Read below t fails with *TrimmedError carrying t.
+//
+// Known limit: a replica whose chosen log is reset to a peer's trim point
+// (paxos Ready.ResetTo: it was down while every peer trimmed past it) has
+// no checkpoint for that point; it restarts its dedup table empty there.
+//
+// # CheckTail
+//
+// CheckTail is confirmed by a quorum round (no lease): the leader proposes
+// a barrier entry and answers the last delivered index before the
+// barrier's slot; a follower asks the leader for that index over the
+// client protocol, then waits until it has applied it.
+//
+// # Tail
+//
+// Tail(ctx, from) delivers every delivered entry at index >= from in
+// order, exactly once per stream, blocking for new ones. It reads the
+// store (its cache of recent entries) and waits on a broadcast channel
+// that the owner closes after each applied batch; it never touches the
+// core and never sees a slot that is not chosen and applied. Remote tails
+// (Client.Tail) use paxnet's credit flow control: the server sends at most
+// the credit the consumer granted, so a stalled consumer costs the server
+// one batch (256 entries / 256 KiB) plus the granted credit.
+//
+// # Close
+//
+// Close stops accepting, fails queued and in-flight appends with ErrClosed
+// (their outcome is unknown; a Client retries them elsewhere with the same
+// identity, so they are never delivered twice), syncs the chosen log,
+// closes transport and store and waits for every goroutine.
 package log

@@ -1,0 +1,207 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/paxlog/paxlog/paxos"
+)
+
+// owner is the state of the goroutine that owns the paxos core. Nothing in
+// it is touched by any other goroutine.
+type owner struct {
+	n      *Node
+	core   core
+	ap     *applier
+	leader bool
+
+	backlog []*proposal         // taken from the queue, not yet proposed
+	bySlot  map[uint64]waitRef  // proposed entries by slot
+	byKey   map[key][]waitRef   // waiters by (client, seq); client 0 is never keyed
+	retry   bool                // the last Propose met back-pressure
+}
+
+// waitRef is one waiter: entry i of proposal p, proposed at slot (0 when it
+// only waits for another copy of the same key).
+type waitRef struct {
+	p    *proposal
+	i    int
+	k    key
+	slot uint64
+}
+
+func newOwner(n *Node, c core, ap *applier) *owner {
+	return &owner{n: n, core: c, ap: ap,
+		bySlot: make(map[uint64]waitRef), byKey: make(map[key][]waitRef)}
+}
+
+// maxStepBatch bounds how many inbound messages are stepped before the node
+// handles a Ready, so one busy peer cannot starve persistence.
+const maxStepBatch = 256
+
+func (o *owner) run() {
+	defer close(o.n.done)
+	ticker := time.NewTicker(o.n.cfg.TickInterval)
+	defer ticker.Stop()
+	msgs := o.n.trans.Messages()
+	for {
+		select {
+		case <-o.n.stop:
+			o.shutdown(nil)
+			return
+		case <-ticker.C:
+			o.core.Tick()
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil
+				continue
+			}
+			o.step(m)
+			for i := 1; i < maxStepBatch && len(msgs) > 0; i++ {
+				o.step(<-msgs)
+			}
+		case <-o.n.queue.signal:
+		case f := <-o.n.ctrl:
+			f(o)
+		}
+		if err := o.work(); err != nil {
+			o.shutdown(err)
+			return
+		}
+	}
+}
+
+func (o *owner) step(m paxos.Message) {
+	if err := o.core.Step(m); err != nil {
+		o.n.log.Debug("step", "type", m.Type, "from", m.From, "error", err)
+	}
+}
+
+// work proposes what is queued and handles every Ready, proposing again
+// after each one: appends that arrived during an fsync go into the next
+// Accept at once (pipelining), many of them per Propose (group commit).
+func (o *owner) work() error {
+	for {
+		o.propose()
+		if !o.core.HasReady() {
+			return nil
+		}
+		if err := o.handleReady(o.core.Ready()); err != nil {
+			return err
+		}
+	}
+}
+
+// handleReady performs one Ready in the order the paxos contract requires.
+func (o *owner) handleReady(rd paxos.Ready) error {
+	o.setSoft(rd.SoftState)
+	// Eager messages report no acceptor state: they leave now, so a
+	// leader's fsync runs concurrently with its followers'.
+	for _, m := range rd.Eager {
+		o.n.trans.Send(m)
+	}
+	// THE DURABILITY RULE: every record of rd.Persist is fsynced (one fsync
+	// for the whole Ready) BEFORE any of rd.Messages (promises, accepted,
+	// nacks) leaves this process. A failed Persist stops the node for good:
+	// it is never retried and nothing of this Ready is sent.
+	if len(rd.Persist) > 0 {
+		if err := o.n.store.Persist(rd.Persist); err != nil {
+			return fmt.Errorf("replog: node %d persist %d records: %w", o.n.cfg.ID, len(rd.Persist), err)
+		}
+	}
+	for _, m := range rd.Messages {
+		o.n.trans.Send(m)
+	}
+	if rd.ResetTo != 0 {
+		if err := o.reset(rd.ResetTo); err != nil {
+			return err
+		}
+	}
+	if err := o.commit(rd.Committed); err != nil {
+		return err
+	}
+	o.core.Advance(rd)
+	return nil
+}
+
+// setSoft publishes the role and fails waiters when leadership is lost.
+func (o *owner) setSoft(s paxos.SoftState) {
+	if cur := o.n.soft.Load(); *cur != s {
+		o.n.soft.Store(&s)
+		o.n.log.Debug("soft state", "role", s.Role, "leader", s.Leader, "ballot", s.Ballot)
+	}
+	wasLeader := o.leader
+	o.leader = s.Role == paxos.Leader
+	if wasLeader && !o.leader {
+		o.failProposed(o.n.notLeader())
+	}
+}
+
+// failProposed fails every proposed entry and the backlog with err.
+func (o *owner) failProposed(err error) {
+	for _, refs := range o.byKey {
+		for _, r := range refs {
+			r.p.complete(r.i, result{err: err})
+		}
+	}
+	for _, r := range o.bySlot {
+		r.p.complete(r.i, result{err: err})
+	}
+	o.n.inflight.Add(-int64(len(o.bySlot)))
+	clear(o.bySlot)
+	clear(o.byKey)
+	o.failBacklog(err)
+}
+
+func (o *owner) failBacklog(err error) {
+	held := 0
+	for _, p := range o.backlog {
+		p.failAll(err)
+		held += len(p.data)
+	}
+	o.backlog = nil
+	o.n.queue.release(held)
+}
+
+// reset restarts the chosen log at first (every peer trimmed past us).
+func (o *owner) reset(first uint64) error {
+	if err := o.n.store.ResetChosen(first); err != nil {
+		return fmt.Errorf("replog: node %d reset chosen log at %d: %w", o.n.cfg.ID, first, err)
+	}
+	o.n.log.Warn("chosen log reset to the peers' trim point: dedup history before it is lost", "slot", first)
+	ap := newApplier(o.n.filtered)
+	ap.applied = first - 1
+	ap.filtered.reset(nil)
+	o.ap = ap
+	o.n.publish(ap, first)
+	return nil
+}
+
+// shutdown fails everything pending, syncs and closes (fatal: skip sync).
+func (o *owner) shutdown(fatal error) {
+	cause := fmt.Errorf("replog: node %d: %w", o.n.cfg.ID, ErrClosed)
+	if fatal != nil {
+		o.n.log.Error("stopping after a fatal error", "error", fatal)
+		cause = fmt.Errorf("%w: %w", ErrStopped, fatal)
+		o.n.fatal.Store(&cause)
+	}
+	for _, p := range o.n.queue.close(cause) {
+		p.failAll(cause)
+		o.n.queue.release(len(p.data))
+	}
+	o.failProposed(cause)
+	o.n.trans.Close()
+	if fatal == nil && !o.n.crash.Load() {
+		if err := o.n.store.Sync(); err != nil {
+			o.n.log.Error("sync at close", "error", err)
+			o.n.fatal.Store(&err)
+		}
+	}
+	if err := o.n.store.Close(); err != nil && fatal == nil {
+		o.n.log.Error("close store", "error", err)
+	}
+	o.n.wake.broadcast()
+}
+
+var errInternal = errors.New("replog: internal error")

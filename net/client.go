@@ -93,7 +93,7 @@ func newClientConn(ctx context.Context, conn net.Conn, addr string, cfg ClientCo
 		return nil, fmt.Errorf("paxnet: handshake with %s: %w", addr, err)
 	}
 	c := &ClientConn{cfg: cfg, log: cfg.Logger, conn: conn, node: node, addr: addr,
-		w: newConnWriter(conn, h, cfg.MaxFrame, cfg.WriteTimeout),
+		w:     newConnWriter(conn, h, cfg.MaxFrame, cfg.WriteTimeout),
 		calls: make(map[uint64]chan *Response), tails: make(map[uint64]*TailStream),
 		done: make(chan struct{})}
 	go c.readLoop(fr)

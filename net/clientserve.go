@@ -271,7 +271,7 @@ func (ts *tailSink) take(ctx context.Context, entries []TailEntry) (int, error) 
 		if ts.credit > 0 {
 			k, size := 0, 0
 			for k < len(entries) && int64(k) < ts.credit {
-				size += len(entries[k].Data) + 16
+				size += len(entries[k].Data) + elemCost
 				if k > 0 && size > ts.maxBytes {
 					break
 				}

@@ -25,8 +25,8 @@ const (
 	maxFrameLimit = 1 << 30
 	// maxDepth bounds msgpack nesting (our bodies need 4 levels).
 	maxDepth = 16
-	// elemCost is the memory a decoded array element or map pair may cost,
-	// used to bound a body's expansion (see scanBody).
+	// elemCost is the memory a decoded array element may cost, used to
+	// bound a body's expansion (see scanBody).
 	elemCost = 64
 )
 
@@ -130,11 +130,13 @@ func (fr *frameReader) body() (frameType, []byte, error) {
 
 // decode validates body and decodes it into v with the reused decoder.
 func (fr *frameReader) decode(body []byte, v any) error {
-	return decodeBody(fr.dec, body, v)
+	return decodeBody(fr.dec, body, v, fr.maxFrame)
 }
 
-func decodeBody(dec *codec.Decoder, body []byte, v any) error {
-	if err := scanBody(body); err != nil {
+// decodeBody scans body (see scanBody; the array budget is 2*maxFrame)
+// and decodes it into v.
+func decodeBody(dec *codec.Decoder, body []byte, v any, maxFrame int) error {
+	if err := scanBody(body, 2*uint64(maxFrame)); err != nil {
 		return err
 	}
 	dec.ResetBytes(body)

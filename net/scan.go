@@ -9,12 +9,12 @@ import (
 // allocating: it must hold exactly one well-formed value (no trailing
 // bytes), nested at most maxDepth deep, every bin/str/ext length must fit in
 // the bytes that remain, every array or map count must be coverable by the
-// remaining bytes (one byte per element at least), and the body's possible
-// expansion (elemCost bytes per array element or map pair, plus bin/str
-// bytes) must stay within 2*len(body)+elemCost*maxDepth... bounded by the
-// caller's frame limit because len(body) is. This is what lets the decoder
-// run with MaxInitLen set to the frame limit.
-func scanBody(b []byte) error {
+// remaining bytes (one byte per element at least), and the memory the
+// decoded arrays may take (elemCost bytes per element) must stay within
+// budget (2*MaxFrame); bin/str payloads are bounded by len(body) itself,
+// which is at most MaxFrame. This is what lets the decoder run with
+// MaxInitLen set to the frame limit.
+func scanBody(b []byte, budget uint64) error {
 	var stack [maxDepth + 1]uint64 // items still expected at each level
 	depth := 0
 	stack[0] = 1
@@ -40,9 +40,11 @@ func scanBody(b []byte) error {
 			if items > uint64(len(b)-i) {
 				return fmt.Errorf("%w: container of %d items at byte %d exceeds the %d bytes left", ErrMalformed, items, i, len(b)-i)
 			}
-			expand += items * elemCost
-			if expand > 2*uint64(len(b))+4096 {
-				return fmt.Errorf("%w: containers would expand %d-byte body beyond %d bytes", ErrMalformed, len(b), expand)
+			if isArray(b[i-n]) {
+				expand += items * elemCost
+			}
+			if expand > budget {
+				return fmt.Errorf("%w: arrays would take %d bytes decoded, over the budget of %d", ErrMalformed, expand, budget)
 			}
 			if depth+1 > maxDepth {
 				return fmt.Errorf("%w: nesting deeper than %d at byte %d", ErrMalformed, maxDepth, i)
@@ -56,6 +58,11 @@ func scanBody(b []byte) error {
 	}
 	return nil
 }
+
+// isArray reports whether c is an array head. Only arrays count towards
+// expansion: map pairs decode into struct fields (no Go maps appear in
+// this package's wire types).
+func isArray(c byte) bool { return (c >= 0x90 && c <= 0x9f) || c == 0xdc || c == 0xdd }
 
 // scanItem parses the head of one msgpack value at b[0]. It returns the
 // bytes the head and any inline payload take, and for arrays and maps the

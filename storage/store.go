@@ -62,17 +62,17 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.openJournal(); err != nil {
-		s.chosen.close(true)
+		s.chosen.close(false)
 		return nil, err
 	}
 	b, err := readBlob(s.fsys, o.Dir)
 	if err != nil {
-		s.closeLogs(true)
+		s.closeLogs(false)
 		return nil, err
 	}
 	s.ckpt.Store(b)
 	if err := s.fsys.SyncDir(o.Dir); err != nil {
-		s.closeLogs(true)
+		s.closeLogs(false)
 		return nil, fmt.Errorf("storage: fsync dir %s: %w", o.Dir, err)
 	}
 	v := s.view.Load()

@@ -16,10 +16,10 @@ type owner struct {
 	ap     *applier
 	leader bool
 
-	backlog []*proposal         // taken from the queue, not yet proposed
-	bySlot  map[uint64]waitRef  // proposed entries by slot
-	byKey   map[key][]waitRef   // waiters by (client, seq); client 0 is never keyed
-	retry   bool                // the last Propose met back-pressure
+	backlog []*proposal        // taken from the queue, not yet proposed
+	bySlot  map[uint64]waitRef // proposed entries by slot
+	byKey   map[key][]waitRef  // waiters by (client, seq); client 0 is never keyed
+	retry   bool               // the last Propose met back-pressure
 }
 
 // waitRef is one waiter: entry i of proposal p, proposed at slot (0 when it

@@ -37,6 +37,11 @@ func (n *Node) onPrepare(m *Message) {
 	}
 	n.resetElectionTimer() // give the candidate time to finish
 	n.sendPromise(m.From, m.Ballot, m.Slot)
+	if m.Slot <= n.durable {
+		// The promise leaves out slots this node has durably chosen; the
+		// candidate must learn them before it leads, so send them along.
+		n.serveChosen(m.From, m.Slot, n.durable)
+	}
 }
 
 // promise raises the promised ballot and records it for persistence.

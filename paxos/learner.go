@@ -80,7 +80,8 @@ func (n *Node) learnCommit(from NodeID, c uint64, cb Ballot) {
 // requestCatchUp asks a peer for the chosen entries this node is missing,
 // at most once per ResendTicks; retries rotate through the peers.
 func (n *Node) requestCatchUp() {
-	if n.catchUpWait > 0 || n.chosen >= n.knownCommit {
+	limit := n.catchUpLimit()
+	if n.catchUpWait > 0 || n.chosen >= limit {
 		return
 	}
 	to := n.commitPeer
@@ -95,10 +96,23 @@ func (n *Node) requestCatchUp() {
 	if to == n.id {
 		return // a one-node cluster has nobody to ask
 	}
-	count := min(n.knownCommit-n.chosen, uint64(n.cfg.MaxInflightSlots)+1)
+	count := min(limit-n.chosen, uint64(n.cfg.MaxInflightSlots)+1)
 	n.send(Message{Type: MsgCatchUp, To: to, Slot: n.chosen + 1, Count: count})
 	n.catchUpWait = max(n.cfg.ResendTicks, 1)
 	n.catchUpTries++
+}
+
+// catchUpLimit is the last slot this node may learn from peers. A leader
+// learns only slots below its start slot that way: from its start slot up
+// it learns by its own votes, because its Commit tells followers those
+// slots were chosen at its ballot. A chosen value learned from a peer there
+// could only come from a newer leader (a higher ballot): taking it would
+// make this stale leader vouch for it with the wrong ballot.
+func (n *Node) catchUpLimit() uint64 {
+	if n.role == Leader {
+		return min(n.knownCommit, n.start-1)
+	}
+	return n.knownCommit
 }
 
 func (n *Node) tickLearner() {
@@ -121,9 +135,15 @@ func (n *Node) firstIndex() uint64 {
 // onCatchUp serves chosen entries in [m.Slot, m.Slot+m.Count): from memory,
 // else from cfg.Log; below this node's first slot it answers Trimmed.
 func (n *Node) onCatchUp(m *Message) {
-	from, last := m.Slot, m.Slot+max(m.Count, 1)-1
+	n.serveChosen(m.From, m.Slot, m.Slot+max(m.Count, 1)-1)
+}
+
+// serveChosen sends peer 'to' the chosen entries this node holds in
+// [from, last], at most MaxMsgBytes of them, or Trimmed when from is below
+// its first slot.
+func (n *Node) serveChosen(to NodeID, from, last uint64) {
 	if first := n.firstIndex(); from < first {
-		n.send(Message{Type: MsgTrimmed, To: m.From, Slot: first})
+		n.send(Message{Type: MsgTrimmed, To: to, Slot: first})
 		return
 	}
 	var out []Entry
@@ -155,7 +175,7 @@ func (n *Node) onCatchUp(m *Message) {
 		budget -= st.val.Size()
 	}
 	if len(out) > 0 {
-		n.send(Message{Type: MsgChosen, To: m.From, Slot: from, Commit: n.chosen, Entries: out})
+		n.send(Message{Type: MsgChosen, To: to, Slot: from, Commit: n.chosen, Entries: out})
 	}
 }
 
@@ -168,7 +188,7 @@ func (n *Node) onChosen(m *Message) {
 	before := n.chosen
 	for i := range m.Entries {
 		e := &m.Entries[i]
-		if e.Slot <= n.chosen || e.Slot > n.chosen+n.maxSpan() {
+		if e.Slot <= n.chosen || e.Slot > n.chosen+n.maxSpan() || (n.role == Leader && e.Slot >= n.start) {
 			continue
 		}
 		st := n.w.extend(e.Slot)
@@ -180,6 +200,9 @@ func (n *Node) onChosen(m *Message) {
 		n.catchUpWait = 0
 	}
 	n.requestCatchUp()
+	if n.role == Candidate {
+		n.checkPhase1() // it may have waited for these slots
+	}
 }
 
 // onTrimmed restarts the chosen log at m.Slot when the peer no longer holds

@@ -29,14 +29,36 @@ type peerProgress struct {
 
 // phase1 collects promises for one ballot.
 type phase1 struct {
-	slot       uint64   // Prepare.Slot: promises cover slots >= slot
-	next       []uint64 // per peer: slot the next promise part must start at
-	done       []bool   // per peer: promise complete (self included)
+	slot       uint64          // Prepare.Slot: promises cover slots >= slot
+	parts      [][]promisePart // per peer: promise parts received
+	done       []bool          // per peer: promise complete (self included)
 	count      int
 	maxCommit  uint64 // highest durable chosen index a promiser reported
 	commitPeer NodeID
 	reported   map[uint64]Entry // slot -> value to re-propose
 	resend     int              // ticks since the last Prepare
+}
+
+// promisePart is the range one Promise message covers: [slot, slot+count),
+// or [slot, infinity) for the last part (count 0).
+type promisePart struct{ slot, count uint64 }
+
+// complete reports whether parts cover [from, infinity) without a gap.
+// Parts may arrive in any order and twice.
+func complete(parts []promisePart, from uint64) bool {
+	for progress := true; progress; {
+		progress = false
+		for _, pt := range parts {
+			if pt.slot == from {
+				if pt.count == 0 {
+					return true
+				}
+				from += pt.count
+				progress = true
+			}
+		}
+	}
+	return false
 }
 
 // Campaign starts phase 1 now with a ballot above every ballot seen.
@@ -49,12 +71,8 @@ func (n *Node) campaign() {
 	n.log.Info("campaigning", "ballot", n.ballot.String())
 	n.promise(n.ballot)
 	k := len(n.cfg.Peers)
-	p := &phase1{slot: n.chosen + 1, next: make([]uint64, k), done: make([]bool, k),
+	n.p1 = &phase1{slot: n.chosen + 1, parts: make([][]promisePart, k), done: make([]bool, k),
 		reported: make(map[uint64]Entry)}
-	for i := range p.next {
-		p.next[i] = p.slot
-	}
-	n.p1 = p
 	n.resetElectionTimer()
 	n.sendPrepares()
 	if n.cfg.bugs.noPersistPromise {
@@ -68,7 +86,6 @@ func (n *Node) sendPrepares() {
 	p.resend = 0
 	for i, id := range n.cfg.Peers {
 		if i != n.selfIdx && !p.done[i] {
-			p.next[i] = p.slot
 			n.send(Message{Type: MsgPrepare, To: id, Ballot: n.ballot, Slot: p.slot})
 		}
 	}
@@ -102,9 +119,11 @@ func (n *Node) report(e Entry) {
 // onPromise is phase 1b at the candidate.
 func (n *Node) onPromise(m *Message, idx int) {
 	p := n.p1
-	if n.role != Candidate || m.Ballot != n.ballot || p.done[idx] || m.Slot != p.next[idx] {
-		return // stale, duplicate or out of order (the Prepare is resent)
+	if n.role != Candidate || m.Ballot != n.ballot || p.done[idx] || m.Slot < p.slot {
+		return // stale or duplicate
 	}
+	// Every reporter promised our ballot, so its reports are final for all
+	// lower ballots: merging a part before the whole promise is in is safe.
 	for i := range m.Entries {
 		if m.Entries[i].Slot >= p.slot {
 			n.report(m.Entries[i])
@@ -113,8 +132,8 @@ func (n *Node) onPromise(m *Message, idx int) {
 	if m.Commit > p.maxCommit {
 		p.maxCommit, p.commitPeer = m.Commit, m.From
 	}
-	if m.Count != 0 {
-		p.next[idx] += m.Count
+	p.parts[idx] = append(p.parts[idx], promisePart{m.Slot, m.Count})
+	if !complete(p.parts[idx], p.slot) {
 		return
 	}
 	p.done[idx] = true
@@ -122,10 +141,23 @@ func (n *Node) onPromise(m *Message, idx int) {
 	n.checkPhase1()
 }
 
+// checkPhase1 becomes leader once a majority promised and this node knows
+// every slot a promiser reported durably chosen: such a promiser no longer
+// reports its accepts there, so the leader must learn those slots first
+// (the promiser sent them along with its promise; otherwise catch up).
 func (n *Node) checkPhase1() {
-	if n.p1.count >= n.quorum {
-		n.becomeLeader()
+	p := n.p1
+	if p.count < n.quorum {
+		return
 	}
+	if n.chosen < p.maxCommit {
+		if p.maxCommit > n.knownCommit {
+			n.knownCommit, n.commitPeer = p.maxCommit, p.commitPeer
+		}
+		n.requestCatchUp()
+		return
+	}
+	n.becomeLeader()
 }
 
 // becomeLeader ends phase 1: re-propose, at our ballot, the highest-ballot
@@ -139,14 +171,15 @@ func (n *Node) becomeLeader() {
 	for i := range n.prog {
 		n.prog[i] = peerProgress{}
 	}
-	n.start = max(p.slot, n.chosen+1, p.maxCommit+1)
-	if p.maxCommit > n.chosen { // a promiser knows more chosen slots: fetch them
-		n.knownCommit, n.commitPeer = max(n.knownCommit, p.maxCommit), p.commitPeer
-		n.requestCatchUp()
-	}
+	n.start = max(p.slot, n.chosen+1)
 	top := n.start - 1
 	for s := range p.reported {
 		top = max(top, s)
+	}
+	for s := max(n.start, n.w.base); s < n.w.end(); s++ {
+		if n.w.at(s).chosen { // known chosen here: never propose anything else there
+			top = max(top, s)
+		}
 	}
 	n.log.Info("became leader", "ballot", n.ballot.String(), "start", n.start, "reproposed", top+1-n.start)
 	ents := make([]Entry, 0, top+1-n.start)

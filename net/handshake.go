@@ -49,6 +49,10 @@ const (
 // before closing; the dialer's TLS stack reports it as not TLS.
 const plaintextRefusal = "paxnet: this server speaks plaintext, not TLS\n"
 
+// msgTLSRequired is the refusal a TLS listener sends, in plaintext
+// framing, to a plaintext dialer.
+const msgTLSRequired = "this server requires TLS"
+
 // clientHandshake sends hello on conn (already TLS-wrapped when
 // configured) and reads the welcome. It returns the listener's node id.
 func clientHandshake(conn net.Conn, h *codec.MsgpackHandle, maxFrame int, hi hello, deadline time.Time) (paxos.NodeID, *frameReader, error) {
@@ -79,6 +83,9 @@ func clientHandshake(conn net.Conn, h *codec.MsgpackHandle, maxFrame int, hi hel
 	var w welcome
 	if err := fr.decode(body, &w); err != nil {
 		return 0, nil, fmt.Errorf("%w: bad welcome: %w", ErrHandshake, err)
+	}
+	if w.Err == msgTLSRequired {
+		return 0, nil, fmt.Errorf("%w: the server requires TLS; configure TLS", ErrTLSMismatch)
 	}
 	if w.Err != "" {
 		return 0, nil, fmt.Errorf("%w: %s", ErrHandshake, w.Err)

@@ -225,7 +225,13 @@ func (s *Server) secure(raw net.Conn) (net.Conn, *tls.ConnectionState, error) {
 		}
 		return &bufferedConn{Conn: raw, r: br}, nil, nil
 	}
-	tc := tls.Server(raw, s.tls.server())
+	br := bufio.NewReaderSize(raw, 16)
+	if b, err := br.Peek(1); err == nil && b[0] != tlsRecordHandshake {
+		// A plaintext dialer: tell it in its own framing, then close.
+		_ = s.writeWelcome(raw, msgTLSRequired)
+		return nil, nil, fmt.Errorf("%w: plaintext hello on a TLS listener", ErrTLSMismatch)
+	}
+	tc := tls.Server(&bufferedConn{Conn: raw, r: br}, s.tls.server())
 	if err := tc.HandshakeContext(s.ctx); err != nil {
 		return nil, nil, fmt.Errorf("%w: TLS: %w", ErrHandshake, err)
 	}

@@ -9,19 +9,117 @@
 // durable, fsynced, BEFORE any of Ready.Messages leaves the process. A
 // driver that sends first can lose a promise or an accept in a crash and
 // break agreement. A failed persist stops the node; it is never retried.
+// Ready.Eager holds messages that report no acceptor state (a leader's
+// Prepare, Accept and Heartbeat, CatchUp, Chosen, Trimmed): they may leave at
+// once, so a leader's fsync overlaps its followers'. The node sorts every
+// message it sends into one of the two lists in one place (Node.send); a
+// leader counts its own accept as a vote, and a candidate its own promise,
+// only at Advance, when the driver has said the record is durable.
 //
-// # Protocol
+// A Ready's slices belong to the driver once Ready returns; entries inside
+// records and messages may be shared among them and with proposed data and
+// are read-only. Propose keeps the caller's byte slices by reference.
+//
+// # Roles and message flow
 //
 // Ballots are (round, node id), so two nodes never share one. One slot holds
-// one entry. A leader runs phase 1 once for every slot from its first
-// unchosen slot upward, re-proposes the highest-ballot value reported for each
-// slot, fills holes below the highest reported slot with no-ops, and only then
-// proposes new values, many slots per Accept message. A follower marks a slot
-// chosen only when it accepted that slot at the ballot the leader says it was
-// chosen in; otherwise it fetches the value with a CatchUp.
+// one entry; no-op entries fill holes. Each role lives in its own file:
+//
+//	acceptor.go  promised ballot; accepted (slot, ballot, entry) per slot
+//	proposer.go  phase 1 as candidate, phase 2 as leader
+//	learner.go   chosen slots, the contiguous chosen prefix, catch-up
+//	election.go  election timer and role changes
+//	node.go      Step/Tick/Ready/Advance plumbing
+//	window.go    a ring of per-slot state indexed by slot (no maps per slot)
+//
+// Phase 1 runs once per leadership, for every slot from the candidate's first
+// unchosen slot upward:
+//
+//	candidate                       acceptor
+//	Prepare{Ballot, Slot} ───────►  promise unless a higher ballot was promised
+//	                                or a live leader holds the lease (Nack{Hint})
+//	          ◄─────────────────── Promise{Ballot, Slot, Count, Commit, Entries}
+//
+// A Promise reports every (slot, ballot, entry) the acceptor accepted at
+// slots >= Slot above its durable chosen log, split in parts of at most
+// MaxMsgBytes (a part covers [Slot, Slot+Count); Count 0 means "to the
+// end"; parts may arrive in any order). Commit is the acceptor's durable
+// chosen index; when it covers slots the candidate lacks, the acceptor sends
+// those chosen entries along (Chosen) and the candidate does not lead until
+// it has learned them. With a majority of promises (its own counted at
+// Advance) the new leader re-proposes, at its own ballot, the highest-ballot
+// entry reported for each slot, fills every hole below the highest reported
+// slot with a no-op, and only then accepts new values. So every slot from the
+// leader's start slot on is proposed at the leader's ballot, and every slot
+// below it the leader already knew chosen.
+//
+// Phase 2:
+//
+//	leader                          acceptor
+//	Accept{Ballot, Slot, Entries,
+//	       Commit, CommitBallot} ─►  accept unless a higher ballot was promised
+//	          ◄─────────────────── Accepted{Ballot, Slot, Count}   (or Nack)
+//	Heartbeat{Commit, CommitBallot} ► HeartbeatAck{Slot: chosen}
+//
+// An Accept carries a run of consecutive slots within MaxMsgBytes. A slot is
+// chosen at the leader when a majority (itself included, at Advance) accepted
+// it at the leader's ballot.
+//
+// # Learning: a commit index alone is never enough
+//
+// Accept and Heartbeat carry Commit (every slot up to it is chosen) and
+// CommitBallot (the leader's ballot: the slots it chose were chosen at it). A
+// follower marks slot s chosen only if it accepted s at exactly CommitBallot,
+// because one ballot proposes one value per slot. Otherwise — it accepted s
+// at an older ballot, or never — it sends CatchUp for the missing range; the
+// answer, Chosen, carries entries the sender knows chosen, which the receiver
+// marks chosen directly. A leader learns from peers only slots below its
+// start slot: above it, a chosen value it did not choose itself could only
+// come from a newer leader, and vouching for it at its own ballot would be a
+// lie. Catch-up is served from memory, else from Config.Log; a request
+// below the server's first slot is answered Trimmed{Slot: first}, and the
+// requester restarts its chosen log there (Ready.ResetTo). With Config.Log
+// set, chosen entries are dropped from memory after Advance beyond a small
+// window; without it, memory holds every chosen entry (tests only).
+//
+// # Liveness
+//
+// A leader sends heartbeats every HeartbeatTicks. A follower that hears no
+// leader for a random number of ticks in [ElectionTicks, 2*ElectionTicks)
+// (from Config.Rand only) starts phase 1 with ballot (max round seen + 1, its
+// id). An acceptor that heard a live leader within ElectionTicks, or is the
+// leader, answers other nodes' Prepares with Nack, so a node rejoining after
+// a partition cannot depose a healthy leader. A Nack with a higher Hint makes
+// a candidate step back (its next ballot goes above the hint) and makes a
+// leader that still hears a majority run phase 1 again at once above the
+// hint: its followers still grant it the lease, so it keeps its place. A
+// leader that has heard no majority (Accepted, HeartbeatAck) within
+// ElectionTicks steps down. Unacknowledged Accepts are resent after
+// ResendTicks to the peers that did not vote.
+//
+// Pipelining is bounded: at most MaxInflightSlots proposed-but-unchosen slots
+// and MaxInflightBytes of their payload; Propose beyond that returns
+// ErrBackpressure and queues nothing. An acceptor stores accepts at most
+// 2*MaxInflightSlots+1024 slots above its chosen log; a replica further
+// behind catches up first.
+//
+// # Restart
+//
+// NewNode(cfg, hs) rebuilds a node from exactly what was persisted: the
+// promised ballot, the accepts above the chosen log, and the chosen log's
+// bounds. Nothing else survives; volatile state (role, votes, timers) starts
+// over as a follower.
+//
+// # Testing hooks
+//
+// Config carries unexported planted-bug switches, set only by this package's
+// tests, that break the protocol on purpose (promise not persisted,
+// lowest-ballot value wins, commit index alone, send before persist, holes
+// not filled) so the simulator's checkers can be shown to fail.
 //
 // # Imports
 //
 // paxos imports nothing from this module: only the standard library and
-// go-hclog. Everything else (storage, net, log) imports it.
+// go-hclog. Everything else (storage, net, log) imports it; other packages
+// import it under its own name, paxos.
 package paxos

@@ -114,15 +114,30 @@ func (f *faultFS) SyncDir(name string) error {
 	return f.OSFS.SyncDir(name)
 }
 
-// crash truncates every file the seam has seen synced back to its synced
-// size: the writes made after the last fsync are lost.
-func (f *faultFS) crash() {
+// crash simulates a power loss under root: every file the seam saw synced
+// is cut back to its synced size, and a segment file never synced through
+// the seam loses all its content. Writes after the last fsync are lost.
+func (f *faultFS) crash(t testing.TB, root string) {
+	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for path, size := range f.synced {
-		if info, err := os.Stat(path); err == nil && info.Size() > size {
-			os.Truncate(path, size)
+	err := filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
 		}
+		size, ok := f.synced[path]
+		if !ok {
+			if _, seg := parseSegName(info.Name()); !seg {
+				return nil
+			}
+		}
+		if info.Size() > size {
+			return os.Truncate(path, size)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -105,6 +105,13 @@ func (w *wlog) reload() error {
 	if err := w.syncTail(); err != nil {
 		return err
 	}
+	// A front truncation renames tidwall's synced START copy into place as
+	// the first segment; fsync it through the seam as well.
+	if len(w.segs) > 1 && !w.noSync {
+		if err := syncPath(w.fsys, filepath.Join(w.dir, segmentName(w.segs[0]))); err != nil {
+			return err
+		}
+	}
 	return w.syncDir()
 }
 

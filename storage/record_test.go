@@ -1,0 +1,138 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/paxlog/paxlog/paxos"
+)
+
+func sampleRecords() [][]byte {
+	ents := []paxos.Entry{chosenEntry(3, 7), {Slot: 8, Ballot: ballot(3), Noop: true}}
+	return [][]byte{
+		encodePromise(nil, 1, ballot(9)),
+		encodeEntries(nil, kindAccept, 2, ballot(3), ents),
+		encodeEntries(nil, kindJournalCP, 3, ballot(4), ents),
+		encodeChosen(nil, 4, &ents[0]),
+		encodeIdentity("cluster", 5),
+		encodeChosenMeta(2, 100),
+		encodeBlob(42, []byte("blob")),
+	}
+}
+
+// reencode encodes a decoded record again, for the round-trip check.
+func reencode(r *rec) []byte {
+	var ents []paxos.Entry
+	r.eachEntry(func(e paxos.Entry) { ents = append(ents, e) })
+	switch r.kind {
+	case kindPromise:
+		return encodePromise(nil, r.seq, r.ballot)
+	case kindAccept, kindJournalCP:
+		return encodeEntries(nil, r.kind, r.seq, r.ballot, ents)
+	case kindChosen:
+		return encodeChosen(nil, r.seq, &ents[0])
+	case kindIdentity:
+		return encodeIdentity(string(r.data), r.a)
+	case kindChosenMeta:
+		return encodeChosenMeta(r.a, r.b)
+	case kindBlob:
+		return encodeBlob(r.a, r.data)
+	}
+	return nil
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	for _, b := range sampleRecords() {
+		r, err := decodeRecord(b)
+		if err != nil {
+			t.Fatalf("kind %d: %v", b[4], err)
+		}
+		if got := reencode(&r); !bytes.Equal(got, b) {
+			t.Fatalf("kind %d: round trip differs", b[4])
+		}
+		for i := 0; i < len(b); i++ { // every short record is invalid
+			if _, err := decodeRecord(b[:i]); err == nil {
+				t.Fatalf("kind %d: prefix of %d bytes accepted", b[4], i)
+			}
+		}
+	}
+}
+
+// withCRC fixes the checksum of a hand-made record.
+func withCRC(b []byte) []byte {
+	binary.LittleEndian.PutUint32(b, crc32.Checksum(b[4:], castagnoli))
+	return b
+}
+
+// hugeRecords claim gigabyte lengths and counts behind valid checksums.
+func hugeRecords() [][]byte {
+	hdr := func(kind byte) []byte {
+		b := []byte{0, 0, 0, 0, kind}
+		return binary.LittleEndian.AppendUint64(b, 1)
+	}
+	acceptHuge := binary.LittleEndian.AppendUint32(append(hdr(kindAccept), make([]byte, 16)...), 1<<30)
+	entryHuge := binary.LittleEndian.AppendUint32(append(hdr(kindAccept), make([]byte, 16)...), 1)
+	entryHuge = binary.LittleEndian.AppendUint64(entryHuge, 1)
+	entryHuge = append(entryHuge, 0)
+	entryHuge = binary.LittleEndian.AppendUint32(entryHuge, 0xffffffff)
+	blobHuge := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint64(hdr(kindBlob), 1), 3<<30)
+	identHuge := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint64(hdr(kindIdentity), 1), 1<<31)
+	return [][]byte{withCRC(acceptHuge), withCRC(entryHuge), withCRC(blobHuge), withCRC(identHuge)}
+}
+
+// FuzzRecord: the decoder never panics, never allocates more than the
+// record's own size, and whatever it accepts re-encodes to the same bytes.
+// The seed corpus (testdata/fuzz/FuzzRecord) holds records claiming
+// gigabyte lengths and counts.
+func FuzzRecord(f *testing.F) {
+	for _, b := range append(sampleRecords(), hugeRecords()...) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r, err := decodeRecord(b)
+		n := 0
+		if err == nil {
+			r.eachEntry(func(e paxos.Entry) { n += len(e.Data) })
+		}
+		runtime.ReadMemStats(&after)
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(len(b))+1024 {
+			t.Fatalf("decoding %d bytes allocated %d", len(b), alloc)
+		}
+		if err != nil {
+			return
+		}
+		if n > len(b) {
+			t.Fatalf("entries hold %d data bytes in a %d-byte record", n, len(b))
+		}
+		if got := reencode(&r); !bytes.Equal(got, b) {
+			t.Fatalf("accepted record does not round-trip")
+		}
+	})
+}
+
+// TestFuzzCorpusClaimsHugeLengths keeps the checked-in seed corpus honest:
+// it exists and its entries claim lengths or counts of a gigabyte or more
+// that the decoder refuses.
+func TestFuzzCorpusClaimsHugeLengths(t *testing.T) {
+	files, _ := filepath.Glob("testdata/fuzz/FuzzRecord/*")
+	if len(files) < len(hugeRecords()) {
+		t.Fatalf("seed corpus has %d files", len(files))
+	}
+	for _, b := range hugeRecords() {
+		if _, err := decodeRecord(b); err == nil {
+			t.Fatal("huge claim accepted")
+		}
+	}
+	for _, f := range files {
+		if _, err := os.ReadFile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

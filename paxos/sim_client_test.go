@@ -27,11 +27,15 @@ type simOp struct {
 // simClient proposes to whoever it thinks leads, follows NotLeaderError
 // hints and retries on back-pressure.
 type simClient struct {
-	id     int
-	target NodeID
-	seq    int
-	ops    []*simOp
+	id       int
+	target   NodeID
+	seq      int
+	ops      []*simOp
+	squeezed bool // the last Propose was pushed back: send one value at a time
 }
+
+// simMaxBatch bounds the values of one Propose call.
+const simMaxBatch = 3
 
 func (c *simClient) pending() int {
 	n := 0
@@ -85,6 +89,11 @@ func (w *simWorld) propose(c *simClient) {
 	if len(due) == 0 {
 		return
 	}
+	if c.squeezed {
+		due = due[:1]
+	} else if len(due) > simMaxBatch {
+		due = due[:simMaxBatch]
+	}
 	n := w.nodeByID(c.target)
 	if !n.up() || n.busy() {
 		c.target = w.ids[w.rng.IntN(len(w.ids))]
@@ -96,6 +105,7 @@ func (w *simWorld) propose(c *simClient) {
 	}
 	first, err := n.node.Propose(batch)
 	var nl *NotLeaderError
+	c.squeezed = errors.Is(err, ErrBackpressure)
 	switch {
 	case err == nil:
 		for i, op := range due {
@@ -106,13 +116,14 @@ func (w *simWorld) propose(c *simClient) {
 		}
 		w.tracef("client %d proposed %d values to %d at slot %d", c.id, len(batch), c.target, first)
 	case errors.As(err, &nl):
+		w.tracef("client %d: %d is not the leader (hint %d)", c.id, c.target, nl.Leader)
 		if nl.Leader != 0 && nl.Leader != c.target {
 			c.target = nl.Leader
 		} else {
 			c.target = w.ids[w.rng.IntN(len(w.ids))]
 		}
 	case errors.Is(err, ErrBackpressure):
-		// retry next tick at the same node
+		w.tracef("client %d: %d pushes back", c.id, c.target) // retry next tick
 	default:
 		w.tracef("client %d: propose to %d: %v", c.id, c.target, err)
 		c.target = w.ids[w.rng.IntN(len(w.ids))]

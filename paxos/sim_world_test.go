@@ -16,6 +16,7 @@ type simParams struct {
 	LivenessBound int // ticks the liveness phase may take at most
 	Clients       int
 	Bugs          plantedBugs
+	Mute          []string // checkers that do not report (to show the others catch a bug too)
 	// Tune, when set, adjusts the fault profile drawn from the seed.
 	Tune func(*simProfile)
 	// Trace, when set, receives every event of the run.
@@ -25,10 +26,17 @@ type simParams struct {
 // simProfile is the fault mix of one run, drawn from its seed so that seeds
 // range from calm to stormy.
 type simProfile struct {
-	drop, dup, slow  float64
-	maxDelay         int
-	crashPerTick     float64 // crash a node at the start of a tick
-	crashPerItem     float64 // crash a node between two driver/network steps
+	drop, dup, slow float64
+	maxDelay        int
+	crashPerTick    float64 // crash a node at the start of a tick
+	crashPerItem    float64 // crash a node between two driver/network steps
+	// crashAfterPhase crashes a node right after it sent phase messages
+	// (Prepare or Accept among Eager, Promise among Messages), the moment a
+	// lost record does most harm.
+	crashAfterPhase float64
+	// keepInflight leaves messages addressed to a crashed node on the wire
+	// (a datagram network), so stale messages reach its next incarnation.
+	keepInflight     bool
 	restartPerTick   float64
 	partitionPerTick float64
 	healPerTick      float64
@@ -47,6 +55,8 @@ func drawProfile(rng *rand.Rand) simProfile {
 		maxDelay:         int(pick(0, 2, 5)),
 		crashPerTick:     pick(0, 0.01, 0.04),
 		crashPerItem:     pick(0, 0.002, 0.01),
+		crashAfterPhase:  pick(0, 0, 0.05),
+		keepInflight:     rng.IntN(2) == 0,
 		restartPerTick:   pick(0.1, 0.3),
 		partitionPerTick: pick(0, 0.02, 0.06),
 		healPerTick:      pick(0.05, 0.15),
@@ -104,6 +114,10 @@ func newSimWorld(p simParams) *simWorld {
 	}
 	w.net = newSimNet(rand.New(rand.NewPCG(p.Seed, 0x6e6574)), p.Nodes)
 	w.net.drop, w.net.dup, w.net.slow, w.net.maxDelay = w.prof.drop, w.prof.dup, w.prof.slow, w.prof.maxDelay
+	w.check.mute = make(map[string]bool)
+	for _, c := range p.Mute {
+		w.check.mute[c] = true
+	}
 	w.check.now = func() (int, int) { return w.tick, w.step }
 	for i := 1; i <= p.Nodes; i++ {
 		w.ids = append(w.ids, NodeID(i))
@@ -162,7 +176,9 @@ func (w *simWorld) restart(n *simNode) {
 func (w *simWorld) crash(n *simNode) {
 	w.tracef("crash %d at stage %d", n.id, n.stage)
 	n.node, n.stage, n.rd = nil, stageIdle, Ready{}
-	w.net.dropTo(n.id)
+	if !w.prof.keepInflight {
+		w.net.dropTo(n.id)
+	}
 }
 
 // send puts a message on the wire after checking it against what the
@@ -173,7 +189,9 @@ func (w *simWorld) send(n *simNode, m Message) {
 	}
 	m.Entries = slices.Clone(m.Entries)
 	w.check.sent(n.id, &m, n.store.promised, n.store.chosen())
-	w.tracef("send %v", m)
+	if w.p.Trace != nil {
+		w.tracef("send %s", simMsgString(&m))
+	}
 	w.net.send(m, w.tick)
 }
 
@@ -186,6 +204,7 @@ func (w *simWorld) advanceDriver(n *simNode) {
 		for _, m := range n.rd.Eager {
 			w.send(n, m)
 		}
+		w.maybeCrashAfterPhase(n, n.rd.Eager, MsgPrepare, MsgAccept)
 	case stageTaken:
 		for i := range n.rd.Persist {
 			rec := &n.rd.Persist[i]
@@ -200,12 +219,27 @@ func (w *simWorld) advanceDriver(n *simNode) {
 			w.send(n, m)
 		}
 		n.stage = stageSent
+		w.maybeCrashAfterPhase(n, n.rd.Messages, MsgPromise, MsgPromise)
 	case stageSent:
 		w.commit(n)
 		n.stage = stageCommitted
 	case stageCommitted:
 		n.node.Advance(n.rd)
 		n.rd, n.stage = Ready{}, stageIdle
+	}
+}
+
+func (w *simWorld) maybeCrashAfterPhase(n *simNode, msgs []Message, t1, t2 MsgType) {
+	if !w.faulty || w.prof.crashAfterPhase == 0 {
+		return
+	}
+	for i := range msgs {
+		if msgs[i].Type == t1 || msgs[i].Type == t2 {
+			if w.rng.Float64() < w.prof.crashAfterPhase {
+				w.crash(n)
+			}
+			return
+		}
 	}
 }
 
@@ -232,7 +266,9 @@ func (w *simWorld) deliver(m Message) {
 		return
 	}
 	w.net.delivered++
-	w.tracef("deliver %v", m)
+	if w.p.Trace != nil {
+		w.tracef("deliver %s", simMsgString(&m))
+	}
 	if err := to.node.Step(m); err != nil {
 		w.tracef("step %d: %v", m.To, err)
 	}
@@ -418,8 +454,8 @@ func (w *simWorld) liveness() int {
 			return w.tick - start
 		}
 		if w.tick-start >= w.p.LivenessBound {
-			w.check.fail(checkLiveness, "after %d ticks without faults (healthy %v): %s",
-				w.tick-start, healthy, w.describe())
+			w.check.fail(checkLiveness, "after %d ticks without faults (healthy %v): %s%s",
+				w.tick-start, healthy, w.diagnoseHole(healthy), w.describe())
 			break
 		}
 		w.tickAll()
@@ -466,4 +502,62 @@ func (w *simWorld) describe() string {
 			n.id, st.SoftState.Role, st.SoftState.Leader, st.SoftState.Ballot, st.Commit, n.store.chosen(), st.Inflight)
 	}
 	return s
+}
+
+// simMsgString shows every field of m that matters, for traces.
+func simMsgString(m *Message) string {
+	s := fmt.Sprintf("%s %d->%d b=%s", m.Type, m.From, m.To, m.Ballot)
+	if m.Slot != 0 || m.Count != 0 {
+		s += fmt.Sprintf(" slot=%d count=%d", m.Slot, m.Count)
+	}
+	if m.Commit != 0 || !m.CommitBallot.IsZero() {
+		s += fmt.Sprintf(" commit=%d@%s", m.Commit, m.CommitBallot)
+	}
+	if !m.Hint.IsZero() {
+		s += fmt.Sprintf(" hint=%s", m.Hint)
+	}
+	for i, e := range m.Entries {
+		if i == 4 {
+			s += fmt.Sprintf(" ...+%d", len(m.Entries)-4)
+			break
+		}
+		if e.Noop {
+			s += fmt.Sprintf(" [%d@%s noop]", e.Slot, e.Ballot)
+		} else {
+			s += fmt.Sprintf(" [%d@%s %s]", e.Slot, e.Ballot, e.Data)
+		}
+	}
+	return s
+}
+
+// diagnoseHole names the first slot the healthy replicas lack when the
+// current leader never had it accepted at its ballot although it had
+// higher slots accepted: a hole left unfilled after phase 1.
+func (w *simWorld) diagnoseHole(healthy []NodeID) string {
+	low := uint64(0)
+	var lead Ballot
+	var leader NodeID
+	for _, id := range healthy {
+		n := w.nodeByID(id)
+		if c := n.store.chosen() + 1; low == 0 || c < low {
+			low = c
+		}
+		if st := n.node.Status(); st.SoftState.Role == Leader {
+			lead, leader = st.SoftState.Ballot, id
+		}
+	}
+	if leader == 0 || w.check.votes[slotBallot{low, lead}] != nil {
+		return ""
+	}
+	above := uint64(0)
+	for k := range w.check.votes {
+		if k.ballot == lead && k.slot > low && (above == 0 || k.slot < above) {
+			above = k.slot
+		}
+	}
+	if above == 0 {
+		return ""
+	}
+	return fmt.Sprintf("hole: leader %d never had slot %d accepted at its ballot %s, but had slot %d; ",
+		leader, low, lead, above)
 }

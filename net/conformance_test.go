@@ -54,7 +54,7 @@ func newTCPCluster(t *testing.T, ids []paxos.NodeID, mut func(*Config)) cluster 
 }
 
 // freeAddr reserves a loopback port by binding and releasing it.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

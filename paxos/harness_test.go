@@ -201,15 +201,15 @@ func (c *scCluster) tick(k int) {
 	}
 }
 
-// leader returns the single live leader, or 0.
+// leader returns the live leader with the highest ballot, or 0. Two nodes
+// may both believe they lead for a while (a deposed leader that has not
+// heard of it yet); only the highest ballot can get anything chosen.
 func (c *scCluster) leader() NodeID {
 	var l NodeID
+	var lb Ballot
 	for _, id := range c.ids {
-		if n := c.nodes[id]; n != nil && n.role == Leader {
-			if l != 0 {
-				c.t.Fatalf("two leaders: %d and %d", l, id)
-			}
-			l = id
+		if n := c.nodes[id]; n != nil && n.role == Leader && lb.Less(n.ballot) {
+			l, lb = id, n.ballot
 		}
 	}
 	return l
@@ -288,4 +288,49 @@ func (c *scCluster) String() string {
 		s += fmt.Sprintf("node %d: %v\n", id, c.logOf(id))
 	}
 	return s
+}
+
+// cutLink drops messages from a to b (one way).
+func (c *scCluster) cutLink(a, b NodeID) { c.cut[[2]NodeID{a, b}] = true }
+
+// crashAfterPersist takes node id's Ready, persists its records, and
+// crashes before anything is sent: the leader crashed between persisting
+// and sending.
+func (c *scCluster) crashAfterPersist(id NodeID) {
+	rd := c.nodes[id].Ready()
+	for _, r := range rd.Persist {
+		c.stores[id].persist(r)
+	}
+	c.crash(id)
+}
+
+// crashAfterEager takes node id's Ready, sends its Eager messages (which
+// may leave before the fsync), and crashes before the records are durable.
+func (c *scCluster) crashAfterEager(id NodeID) {
+	rd := c.nodes[id].Ready()
+	c.queue = append(c.queue, rd.Eager...)
+	c.crash(id)
+}
+
+// dropQueued removes the queued messages for which drop is true.
+func (c *scCluster) dropQueued(drop func(Message) bool) {
+	c.queue = slices.DeleteFunc(c.queue, drop)
+}
+
+// expireLeases makes every live node forget the leader it heard, as if
+// ElectionTicks passed without it, but without firing election timers.
+func (c *scCluster) expireLeases() {
+	for _, n := range c.nodes {
+		n.leaderAgo = n.cfg.ElectionTicks
+	}
+}
+
+// stepNext delivers the first queued message without running the
+// receiver's Ready loop, so the test decides what happens to its Ready.
+func (c *scCluster) stepNext() {
+	m := c.queue[0]
+	c.queue = c.queue[1:]
+	if err := c.nodes[m.To].Step(m); err != nil {
+		c.t.Fatalf("step %v: %v", m, err)
+	}
 }

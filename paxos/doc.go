@@ -26,7 +26,8 @@
 // one entry; no-op entries fill holes. Each role lives in its own file:
 //
 //	acceptor.go  promised ballot; accepted (slot, ballot, entry) per slot
-//	proposer.go  phase 1 as candidate, phase 2 as leader
+//	phase1.go    the proposer as candidate: ballot choice, promises, merge
+//	proposer.go  the proposer as leader: re-proposal, hole filling, phase 2
 //	learner.go   chosen slots, the contiguous chosen prefix, catch-up
 //	election.go  election timer and role changes
 //	node.go      Step/Tick/Ready/Advance plumbing

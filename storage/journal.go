@@ -25,8 +25,9 @@ func (a *acceptor) promise(b paxos.Ballot) {
 	}
 }
 
-// accept keeps e (its data copied) unless a higher ballot is held for its
-// slot or the slot is at or below chosen.
+// accept keeps e unless a higher ballot is held for its slot or the slot
+// is at or below chosen. e.Data must be owned by the acceptor (copied by
+// the caller).
 func (a *acceptor) accept(e paxos.Entry, chosen uint64) {
 	if e.Slot <= chosen {
 		return
@@ -34,8 +35,38 @@ func (a *acceptor) accept(e paxos.Entry, chosen uint64) {
 	if old, ok := a.entries[e.Slot]; ok && e.Ballot.Less(old.Ballot) {
 		return
 	}
-	e.Data = slices.Clone(e.Data)
 	a.entries[e.Slot] = e
+}
+
+// acceptRecords applies persisted records, copying all their entry data
+// into one allocation.
+func (a *acceptor) acceptRecords(recs []paxos.Record, chosen uint64) {
+	total := 0
+	for i := range recs {
+		for j := range recs[i].Entries {
+			total += len(recs[i].Entries[j].Data)
+		}
+	}
+	arena := make([]byte, 0, total)
+	for i := range recs {
+		a.promise(recs[i].Ballot)
+		for _, e := range recs[i].Entries {
+			if len(e.Data) > 0 {
+				start := len(arena)
+				arena = append(arena, e.Data...)
+				e.Data = arena[start:len(arena):len(arena)]
+			}
+			e.Ballot = recs[i].Ballot
+			a.accept(e, chosen)
+		}
+	}
+}
+
+// acceptCopy accepts e with a copy of its data (replay: e aliases a
+// segment buffer).
+func (a *acceptor) acceptCopy(e paxos.Entry) {
+	e.Data = slices.Clone(e.Data)
+	a.accept(e, 0)
 }
 
 func (a *acceptor) dropThrough(slot uint64) {
@@ -72,11 +103,11 @@ func (a *acceptor) replay(first uint64) visitFunc {
 			a.promise(r.ballot)
 		case kindAccept:
 			a.promise(r.ballot)
-			r.eachEntry(func(e paxos.Entry) { a.accept(e, 0) })
+			r.eachEntry(a.acceptCopy)
 		case kindJournalCP:
 			*a = newAcceptor()
 			a.promised = r.ballot
-			r.eachEntry(func(e paxos.Entry) { a.accept(e, 0) })
+			r.eachEntry(a.acceptCopy)
 		default:
 			return fmt.Errorf("record kind %d in the journal", r.kind)
 		}
@@ -142,14 +173,7 @@ func (s *Store) Persist(recs []paxos.Record) error {
 	if err := s.journal.sync(); err != nil {
 		return s.fail("journal fsync", err)
 	}
-	chosen := s.view.Load().last
-	for i := range recs {
-		s.acc.promise(recs[i].Ballot)
-		for _, e := range recs[i].Entries {
-			e.Ballot = recs[i].Ballot
-			s.acc.accept(e, chosen)
-		}
-	}
+	s.acc.acceptRecords(recs, s.view.Load().last)
 	return s.maybeCompact()
 }
 

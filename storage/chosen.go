@@ -221,11 +221,13 @@ func (s *Store) TrimChosen(before uint64) error {
 	if before > v.last+1 {
 		return fmt.Errorf("%w: trim before %d is past the last chosen slot %d", ErrInvalid, before, v.last)
 	}
+	// Publish the new first slot before removing anything, so a reader
+	// never finds a slot missing that its view still claims.
+	s.cache.evictBelow(before)
+	s.publish(before, v.last)
 	if err := s.chosen.truncateFront(before - s.meta.base + 1); err != nil {
 		return s.fail("chosen log trim", err)
 	}
-	s.cache.evictBelow(before)
-	s.publish(before, v.last)
 	return nil
 }
 

@@ -204,7 +204,7 @@ func validateRecords(recs []paxos.Record) error {
 // out slots at or below the chosen log, so those must be durable there.
 func (s *Store) maybeCompact() error {
 	w := s.journal
-	if w.bytes <= int64(s.opts.JournalCompactBytes) {
+	if w.bytes <= max(int64(s.opts.JournalCompactBytes), s.compactFloor) {
 		return nil
 	}
 	if err := s.chosen.sync(); err != nil {
@@ -214,8 +214,11 @@ func (s *Store) maybeCompact() error {
 	s.acc.dropThrough(chosen)
 	seq := w.last + 1
 	s.buf = encodeEntries(s.buf[:0], kindJournalCP, seq, s.acc.promised, s.acc.sorted())
-	if w.bytes <= 2*int64(len(s.buf)) {
-		return nil // the live state itself is most of the journal
+	// Wait until the journal is at least twice the checkpoint, so that a
+	// large live state is not rewritten on every Persist.
+	s.compactFloor = 2 * int64(len(s.buf))
+	if w.bytes <= s.compactFloor {
+		return nil
 	}
 	w.add(s.buf)
 	if err := w.write(); err != nil {

@@ -51,6 +51,7 @@ func wantPrefix(t *testing.T, s *Store, k uint64, what string) {
 // its last three records, and separately zero-fills from that offset: Open
 // succeeds with exactly the records before the damaged one.
 func TestTornTail(t *testing.T) {
+	t.Parallel()
 	pristine, _, n := buildJournal(t, 30)
 	segs := segFiles(t, filepath.Join(pristine, journalDir))
 	if len(segs) < 2 {
@@ -125,6 +126,7 @@ func checkTornCopy(t *testing.T, seg string, cut []byte, logs string) {
 // segment, and at the start and middle of the last one): Open fails with
 // ErrCorrupt naming the segment file and the record's offset.
 func TestFlippedBit(t *testing.T) {
+	t.Parallel()
 	dir, o, n := buildJournal(t, 30)
 	segs := segFiles(t, filepath.Join(dir, journalDir))
 	last := segs[len(segs)-1]

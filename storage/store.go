@@ -34,6 +34,9 @@ type Store struct {
 	acc     acceptor
 	cache   entryCache
 	buf     []byte // encoding scratch
+	// compactFloor: no journal compaction below this many bytes (twice the
+	// last checkpoint record).
+	compactFloor int64
 
 	readMu sync.Mutex // serializes cold reads from tidwall (see wlog)
 	view   atomic.Pointer[view]

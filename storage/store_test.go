@@ -306,3 +306,61 @@ func TestOptionsValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentReaders: readers run while the writer appends, trims and
+// persists; every entry they see is the right one (run with -race).
+func TestConcurrentReaders(t *testing.T) {
+	o := testOpts(t.TempDir())
+	o.SegmentSize = 2 << 10
+	o.CacheBytes = 1 << 10
+	s := mustOpen(t, o)
+	defer mustClose(t, s)
+	stop := make(chan struct{})
+	errs := make(chan error, 2)
+	for r := 0; r < 2; r++ {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				first := s.FirstIndex()
+				ents, err := s.Entries(first, 4<<10)
+				if errors.Is(err, paxos.ErrCompacted) {
+					continue
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				for i, e := range ents {
+					if !sameEntry(e, chosenEntry(1, first+uint64(i))) {
+						errs <- errors.New("reader saw a wrong entry")
+						return
+					}
+				}
+			}
+		}()
+	}
+	for slot := uint64(1); slot <= 600; slot++ {
+		if err := s.AppendChosen([]paxos.Entry{chosenEntry(1, slot)}); err != nil {
+			t.Fatal(err)
+		}
+		if slot%50 == 0 {
+			if err := s.TrimChosen(slot - 30); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Persist([]paxos.Record{acceptRec(1, slot+1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	for r := 0; r < 2; r++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

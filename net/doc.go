@@ -11,31 +11,41 @@
 //
 //	type Transport interface {
 //	    Send(m paxos.Message)           // never blocks; queue to m.To, drop+count when full/unknown
-//	    Messages() <-chan paxos.Message // inbound; full => drop+count (Stats.InboundDrops)
-//	    Stats() Stats
-//	    Close() error                   // stops every goroutine; idempotent
+//	    Messages() <-chan paxos.Message // inbound; full => drop+count (Stats.InboundDrops); closed by Close
+//	    Stats() Stats                   // per-peer frames/bytes in/out, drops, reconnects, handshake failures
+//	    Close() error                   // stops every goroutine and waits; idempotent
 //	}
-//	func Listen(cfg Config, clients ClientHandler) (*Server, error) // *Server is a Transport
+//	func Listen(cfg Config, clients ClientHandler) (*Server, error) // *Server is a Transport; clients nil = refuse clients
 //	func (s *Server) Addr() string
+//	func NodeCertName(id paxos.NodeID, cluster string) string       // "node-<id>.<cluster>"
+//
 //	func NewMemNetwork() *MemNetwork
 //	func (mn *MemNetwork) Join(cfg Config, clients ClientHandler) (Transport, error)
-//	func (mn *MemNetwork) Dial(ctx, id, ClientConfig) (*ClientConn, error) // client conn to a mem node
-//	func (mn *MemNetwork) Partition(a, b paxos.NodeID); Heal(a, b); HealAll(); Stop(id)
+//	func (mn *MemNetwork) Dial(ctx context.Context, id paxos.NodeID, cfg ClientConfig) (*ClientConn, error)
+//	func (mn *MemNetwork) Partition(a, b paxos.NodeID)
+//	func (mn *MemNetwork) Heal(a, b paxos.NodeID)
+//	func (mn *MemNetwork) HealAll()
+//	func (mn *MemNetwork) Stop(id paxos.NodeID) // crash; Join again to restart
 //
 //	type ClientHandler interface {
 //	    HandleRequest(ctx context.Context, req *Request) *Response
-//	    HandleTail(ctx context.Context, req *TailRequest, out TailSink) error
+//	    HandleTail(ctx context.Context, req *TailRequest, out TailSink) error // return *TailError for a coded end
 //	}
 //	type TailSink interface{ Send(ctx context.Context, entries []TailEntry) error }
+//
 //	func Dial(ctx context.Context, addr string, cfg ClientConfig) (*ClientConn, error)
 //	func (c *ClientConn) Call(ctx context.Context, req *Request) (*Response, error)
 //	func (c *ClientConn) Tail(ctx context.Context, req TailRequest) (*TailStream, error)
+//	func (c *ClientConn) NodeID() paxos.NodeID
+//	func (c *ClientConn) Close() error
 //	func (t *TailStream) Recv(ctx context.Context) ([]TailEntry, error)
 //	func (t *TailStream) Close() error
-//	func (c *ClientConn) Close() error
 //
+// Config, TLSConfig and ClientConfig are in config.go (zero = default);
 // Request, Response, Op, ErrCode, StatusInfo, PeerProgress, TailRequest,
-// TailEntry and TailError are plain structs in proto.go.
+// TailEntry and TailError in proto.go; Stats and PeerStats in
+// transport.go. Errors: ErrInvalidConfig, ErrClosed, ErrFrameTooLarge,
+// ErrMalformed, ErrHandshake, ErrTLSMismatch, ErrStreamClosed.
 //
 // # Frames
 //

@@ -108,12 +108,7 @@ func (fr *frameReader) body() (frameType, []byte, error) {
 		return 0, nil, fmt.Errorf("%w: frame type %d", ErrMalformed, typ)
 	}
 	if int(n) > cap(fr.buf) {
-		if fr.buf = nil; int(n) <= reuseLimit {
-			fr.buf = make([]byte, reuseLimit/16)
-		}
-		if int(n) > cap(fr.buf) {
-			fr.buf = make([]byte, n)
-		}
+		fr.buf = make([]byte, max(int(n), 2*cap(fr.buf), 4096))
 	}
 	body := fr.buf[:n]
 	if _, err := io.ReadFull(fr.r, body); err != nil {

@@ -3,6 +3,7 @@ package net
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -68,10 +69,9 @@ func (b *backoff) reset() { b.d = 0 }
 
 // peerConn is an established outbound connection.
 type peerConn struct {
-	conn     net.Conn
-	bw       *bufio.Writer
-	deadline time.Time
-	pending  int // frames written since the last flush
+	conn    net.Conn
+	bw      *bufio.Writer
+	pending int // frames written since the last flush
 }
 
 // runPeer is p's writer goroutine: it takes messages from the queue, dials
@@ -83,6 +83,7 @@ func (s *Server) runPeer(p *peer) {
 	bo := newBackoff(uint64(s.cfg.NodeID)<<32 | uint64(p.id))
 	var pc *peerConn
 	dialed := false
+	failures := 0 // consecutive failed dials
 	defer func() {
 		if pc != nil {
 			s.untrack(pc.conn)
@@ -103,6 +104,7 @@ func (s *Server) runPeer(p *peer) {
 					p.ctr.reconnects.Add(1)
 				}
 				dialed = true
+				failures = 0
 				bo.reset()
 				break
 			}
@@ -110,7 +112,8 @@ func (s *Server) runPeer(p *peer) {
 			if s.ctx.Err() != nil {
 				return
 			}
-			s.log.Debug("dial failed", "peer", p.id, "addr", p.addr, "error", err)
+			s.dialFailed(p, err, failures)
+			failures++
 			select {
 			case <-time.After(bo.next()):
 			case <-s.ctx.Done():
@@ -131,8 +134,7 @@ func (s *Server) runPeer(p *peer) {
 func (s *Server) writeBatch(p *peer, pc *peerConn, enc *frameEncoder, m paxos.Message) bool {
 	for {
 		if pc.pending%deadlineEvery == 0 {
-			pc.deadline = time.Now().Add(s.cfg.WriteTimeout)
-			_ = pc.conn.SetWriteDeadline(pc.deadline)
+			_ = pc.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		}
 		if body, err := enc.encode(framePeer, &m); err != nil {
 			p.ctr.writeDrops.Add(1)
@@ -174,6 +176,19 @@ func (s *Server) writeFailed(p *peer, pc *peerConn, err error) bool {
 	return false
 }
 
+// dialFailed logs the first failure of a run at WARN (after a refusal or
+// TLS error) or INFO (peer down), later ones at DEBUG.
+func (s *Server) dialFailed(p *peer, err error, before int) {
+	switch {
+	case before > 0:
+		s.log.Debug("dial failed", "peer", p.id, "addr", p.addr, "error", err)
+	case errors.Is(err, ErrHandshake) || errors.Is(err, ErrTLSMismatch):
+		s.log.Warn("peer refused the connection", "peer", p.id, "addr", p.addr, "error", err)
+	default:
+		s.log.Info("peer unreachable; redialing with backoff", "peer", p.id, "addr", p.addr, "error", err)
+	}
+}
+
 // dialPeer connects to p, runs TLS and the hello, and starts a watcher
 // that closes the connection when the remote closes it (so the writer
 // notices at its next write instead of writing into a dead socket).
@@ -206,7 +221,6 @@ func (s *Server) dialPeer(p *peer) (*peerConn, error) {
 	if err != nil {
 		s.untrack(raw)
 		s.ctr.handshakeFails.Add(1)
-		s.log.Warn("peer handshake failed", "peer", p.id, "addr", p.addr, "error", err)
 		return nil, err
 	}
 	s.wg.Add(1)
@@ -214,6 +228,7 @@ func (s *Server) dialPeer(p *peer) (*peerConn, error) {
 		defer s.wg.Done()
 		_, _ = io.Copy(io.Discard, fr.r)
 		_ = raw.Close()
+		p.ctr.connected.Store(false)
 	}()
 	p.ctr.connected.Store(true)
 	s.log.Debug("connected to peer", "peer", p.id, "addr", p.addr)

@@ -28,6 +28,7 @@ type Server struct {
 	tls     *tlsMaterial
 	ln      net.Listener
 	clients ClientHandler
+	refuse  refusalLog
 
 	inbox chan paxos.Message
 	peers map[paxos.NodeID]*peer // fixed at Listen
@@ -68,6 +69,7 @@ func Listen(cfg Config, clients ClientHandler) (*Server, error) {
 		conns: make(map[net.Conn]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.refuse.log = s.log
 	if tm == nil {
 		s.log.Warn("plaintext transport: peers and clients are unauthenticated; configure TLS", "addr", s.Addr())
 	}
@@ -253,7 +255,7 @@ func (s *Server) refused(remote string, err error) {
 		return
 	}
 	s.ctr.handshakeFails.Add(1)
-	s.log.Warn("connection refused", "remote", remote, "error", err)
+	s.refuse.refused(remote, err)
 }
 
 // readPeer reads paxos messages from an inbound peer connection until it

@@ -1,5 +1,3 @@
-//go:build simwip || simcheck
-
 package paxos
 
 import (

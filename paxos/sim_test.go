@@ -1,5 +1,3 @@
-//go:build simwip
-
 // The seeded simulator for the paxos core.
 //
 // One run (runSim) is fixed by its seed: N nodes (3 or 5) built with NewNode
@@ -64,7 +62,7 @@ var (
 )
 
 const (
-	simDefaultFaultTicks = 120
+	simDefaultFaultTicks = 200
 	// simLivenessBound is the number of ticks within which, once faults stop
 	// with a majority healthy and connected, every pending value must be
 	// chosen and every healthy replica must hold the whole chosen log. With
@@ -99,7 +97,7 @@ func simParamsFor(seed uint64, nodes int) simParams {
 
 // replayCommand is the one line that replays a run exactly.
 func replayCommand(p simParams, run string) string {
-	cmd := fmt.Sprintf("go test -tags simwip ./paxos -run '%s' -sim.seed=%d -sim.nodes=%d", run, p.Seed, p.Nodes)
+	cmd := fmt.Sprintf("go test ./paxos -run '%s' -sim.seed=%d -sim.nodes=%d", run, p.Seed, p.Nodes)
 	if p.FaultTicks != simDefaultFaultTicks {
 		cmd += fmt.Sprintf(" -sim.ticks=%d", p.FaultTicks)
 	}

@@ -1,16 +1,72 @@
-// Command paxlog runs and operates paxlog replicas.
+// Command paxlog runs and operates paxlog replicas: a one-command local
+// cluster (dev), one replica of a real deployment (serve), and the client
+// tools append, tail, status, trim, bench and dump-wal.
+//
+// main only wires the process to run, which returns the exit code, so every
+// command is testable in-process. See help.go for the exit codes and the
+// environment variables (flag > PAXLOG_* environment variable > default).
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// run is main without the process: it returns the exit code.
+// run is main without the process: it parses args, runs one command and
+// returns the exit code (see exitCodes in help.go).
 func run(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "paxlog: the command line is not built yet; see README.md for status")
-	return 2
+	c := &cli{stdout: stdout, stderr: stderr, getenv: os.Getenv, exit: os.Exit}
+	return c.main(args)
 }
+
+// cli carries what every command needs from the process.
+type cli struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	exit           func(int) // a second signal exits through it at once
+}
+
+func (c *cli) main(args []string) int {
+	if len(args) == 0 {
+		c.usage(c.stderr)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "--help":
+		if len(args) > 1 {
+			if cmd := lookup(args[1]); cmd != nil {
+				c.commandUsage(c.stdout, cmd)
+				return exitOK
+			}
+		}
+		c.usage(c.stdout)
+		return exitOK
+	}
+	cmd := lookup(name)
+	if cmd == nil {
+		fmt.Fprintf(c.stderr, "paxlog: unknown command %q (run 'paxlog help')\n", name)
+		return exitUsage
+	}
+	err := c.runCommand(cmd, args[1:])
+	if errors.Is(err, errHelpShown) {
+		return exitOK
+	}
+	if err != nil {
+		code := exitCode(err)
+		fmt.Fprintf(c.stderr, "paxlog %s: %s\n", name, oneLine(err.Error()))
+		if code == exitUsage {
+			fmt.Fprintf(c.stderr, "run 'paxlog %s --help' for its flags\n", name)
+		}
+		return code
+	}
+	return exitOK
+}
+
+// oneLine keeps an error message on one line.
+func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ") }

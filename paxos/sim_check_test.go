@@ -8,7 +8,7 @@ import (
 // Names of the simulator's checkers, as reported in a violation.
 const (
 	checkAgreement    = "agreement"    // two values chosen for one slot (persisted accepts)
-	checkValidity     = "validity"     // a chosen value nobody proposed, or one value in two slots
+	checkValidity     = "validity"     // a chosen value nobody proposed, in another slot than Propose said, or in two slots
 	checkPrefix       = "prefix"       // a replica's chosen log is not a prefix of the canonical log
 	checkDurability   = "durability"   // a value reported chosen that no majority persisted
 	checkMonotonicity = "monotonicity" // an acceptor forgot or contradicted a promise or accept it sent
@@ -67,7 +67,7 @@ type simChecker struct {
 	votes     map[slotBallot]*voteSet // global history of persisted accepts
 	chosen    map[uint64]chosenAt     // slot -> value a majority persisted (lowest such ballot)
 	canonical map[uint64]string       // slot -> value reported chosen (Committed) anywhere
-	proposed  map[string]bool         // values a client proposed successfully
+	proposed  map[string]uint64       // value a client proposed successfully -> slot Propose returned for it
 	slotOf    map[string]uint64       // non-noop value -> slot it was reported chosen at
 	claims    map[NodeID]*simClaims
 	err       *simViolation
@@ -84,7 +84,7 @@ func newSimChecker(nodes int) *simChecker {
 		votes:     make(map[slotBallot]*voteSet),
 		chosen:    make(map[uint64]chosenAt),
 		canonical: make(map[uint64]string),
-		proposed:  make(map[string]bool),
+		proposed:  make(map[string]uint64),
 		slotOf:    make(map[string]uint64),
 		claims:    make(map[NodeID]*simClaims),
 		now:       func() (int, int) { return 0, 0 },
@@ -109,8 +109,9 @@ func (c *simChecker) claimsOf(id NodeID) *simClaims {
 	return cl
 }
 
-// propose records a value a client handed to Propose successfully.
-func (c *simChecker) propose(data []byte) { c.proposed["v:"+string(data)] = true }
+// propose records a value a client handed to Propose successfully, and the
+// slot Propose placed it in: a value is only ever re-proposed in its slot.
+func (c *simChecker) propose(data []byte, slot uint64) { c.proposed["v:"+string(data)] = slot }
 
 // persistAccept is called when node id made an accept record durable;
 // durablePromise is its durable promise just before.
@@ -160,8 +161,10 @@ func (c *simChecker) vote(id NodeID, slot uint64, b Ballot, value string) {
 // committed is called when node id's driver appends e to its chosen log.
 func (c *simChecker) committed(id NodeID, e Entry) {
 	v := valueKey(e)
-	if !e.Noop && !c.proposed[v] {
+	if slot, ok := c.proposed[v]; !e.Noop && !ok {
 		c.fail(checkValidity, "node %d: slot %d chose %q, which no client proposed", id, e.Slot, v)
+	} else if !e.Noop && slot != e.Slot {
+		c.fail(checkValidity, "node %d: slot %d chose %q, which Propose placed at slot %d", id, e.Slot, v, slot)
 	}
 	if prev, ok := c.canonical[e.Slot]; ok && prev != v {
 		c.fail(checkPrefix, "node %d: slot %d chose %q but another replica chose %q", id, e.Slot, v, prev)

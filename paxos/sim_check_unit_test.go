@@ -33,7 +33,7 @@ func simWantClean(t *testing.T, c *simChecker) {
 // message sent after its state was durable) raises nothing.
 func TestSimCheckerCleanHistory(t *testing.T) {
 	c := newSimChecker(3)
-	c.propose([]byte("x"))
+	c.propose([]byte("x"), 1)
 	c.sent(2, &Message{Type: MsgPromise, From: 2, To: 1, Ballot: sbal(1, 1)}, sbal(1, 1), 0)
 	c.persistAccept(1, sbal(1, 1), []Entry{sval(1, "x")}, sbal(1, 1))
 	c.persistAccept(2, sbal(1, 1), []Entry{sval(1, "x")}, sbal(1, 1))
@@ -83,8 +83,8 @@ func TestSimCheckerAgreement(t *testing.T) {
 	})
 	t.Run("replica reports a value other than the chosen one", func(t *testing.T) {
 		c := newSimChecker(3)
-		c.propose([]byte("x"))
-		c.propose([]byte("y"))
+		c.propose([]byte("x"), 4)
+		c.propose([]byte("y"), 4)
 		c.persistAccept(1, sbal(1, 1), []Entry{sval(4, "x")}, Ballot{})
 		c.persistAccept(2, sbal(1, 1), []Entry{sval(4, "x")}, Ballot{})
 		c.committed(3, Entry{Slot: 4, Data: []byte("y")})
@@ -100,6 +100,14 @@ func TestSimCheckerValidity(t *testing.T) {
 		c.committed(1, Entry{Slot: 1, Data: []byte("z")})
 		simWantViolation(t, c, checkValidity)
 	})
+	t.Run("chosen in another slot than Propose said", func(t *testing.T) {
+		c := newSimChecker(3)
+		c.propose([]byte("x"), 2)
+		c.persistAccept(1, sbal(1, 1), []Entry{sval(3, "x")}, Ballot{})
+		c.persistAccept(2, sbal(1, 1), []Entry{sval(3, "x")}, Ballot{})
+		c.committed(1, Entry{Slot: 3, Data: []byte("x")})
+		simWantViolation(t, c, checkValidity)
+	})
 	t.Run("no-op needs no proposal", func(t *testing.T) {
 		c := newSimChecker(3)
 		c.persistAccept(1, sbal(1, 1), []Entry{{Slot: 1, Noop: true}}, Ballot{})
@@ -109,7 +117,7 @@ func TestSimCheckerValidity(t *testing.T) {
 	})
 	t.Run("one value in two slots", func(t *testing.T) {
 		c := newSimChecker(3)
-		c.propose([]byte("x"))
+		c.propose([]byte("x"), 1)
 		for _, s := range []uint64{1, 2} {
 			c.persistAccept(1, sbal(1, 1), []Entry{sval(s, "x")}, Ballot{})
 			c.persistAccept(2, sbal(1, 1), []Entry{sval(s, "x")}, Ballot{})
@@ -121,8 +129,8 @@ func TestSimCheckerValidity(t *testing.T) {
 
 func TestSimCheckerPrefix(t *testing.T) {
 	c := newSimChecker(3)
-	c.propose([]byte("x"))
-	c.propose([]byte("y"))
+	c.propose([]byte("x"), 1)
+	c.propose([]byte("y"), 1)
 	c.persistAccept(1, sbal(1, 1), []Entry{sval(1, "x")}, Ballot{})
 	c.persistAccept(2, sbal(1, 1), []Entry{sval(1, "x")}, Ballot{})
 	c.committed(1, Entry{Slot: 1, Data: []byte("x")})
@@ -133,7 +141,7 @@ func TestSimCheckerPrefix(t *testing.T) {
 
 func TestSimCheckerDurability(t *testing.T) {
 	c := newSimChecker(3)
-	c.propose([]byte("x"))
+	c.propose([]byte("x"), 1)
 	c.persistAccept(1, sbal(1, 1), []Entry{sval(1, "x")}, Ballot{})
 	c.committed(1, Entry{Slot: 1, Data: []byte("x")}) // only one of three persisted it
 	simWantViolation(t, c, checkDurability)

@@ -110,7 +110,7 @@ func (w *simWorld) propose(c *simClient) {
 			op.attempt++
 			op.proposedAt = w.tick
 			w.ops[string(batch[i])] = op
-			w.check.propose(batch[i])
+			w.check.propose(batch[i], first+uint64(i))
 		}
 		w.tracef("client %d proposed %d values to %d at slot %d", c.id, len(batch), c.target, first)
 	case errors.As(err, &nl):

@@ -9,9 +9,15 @@ import (
 // Append appends data and returns its index once the entry is chosen
 // (durable on a majority) and applied here. Only the leader accepts
 // appends: on a follower it fails at once with *NotLeaderError naming the
-// leader (redirect; the Client follows it). Appends made through a Node
-// carry the node's own client identity, so an internal retry after a
-// leader change (ErrDropped) never delivers a second copy.
+// leader (redirect; the Client follows it).
+//
+// Appends made through a Node carry a node-unique identity that is not
+// deduplicated (so any number of concurrent callers is fine): the node
+// re-proposes an entry whose slot was taken by another leader's value
+// (that copy can never be chosen), but an append that fails with
+// ErrNotLeader, ErrClosed or a context error has an unknown outcome and
+// calling Append again may deliver a second copy. Use a Client for
+// exactly-once retries.
 func (n *Node) Append(ctx context.Context, data []byte) (uint64, error) {
 	idx, err := n.AppendBatch(ctx, [][]byte{data})
 	if err != nil {
@@ -25,7 +31,7 @@ func (n *Node) Append(ctx context.Context, data []byte) (uint64, error) {
 // proposals; the indexes are increasing.
 func (n *Node) AppendBatch(ctx context.Context, data [][]byte) ([]uint64, error) {
 	seq := n.seq.Add(uint64(len(data))) - uint64(len(data)) + 1
-	return n.appendAs(ctx, n.localID, seq, data, false, 0)
+	return n.appendAs(ctx, n.localID, seq, data, false, 0, true)
 }
 
 // AppendIf appends data only if the last delivered index, when the entry
@@ -33,7 +39,7 @@ func (n *Node) AppendBatch(ctx context.Context, data [][]byte) ([]uint64, error)
 // with *ConditionError (errors.Is ErrConditionFailed), on every replica
 // alike: the check runs deterministically in slot order.
 func (n *Node) AppendIf(ctx context.Context, data []byte, expectedLast uint64) (uint64, error) {
-	idx, err := n.appendAs(ctx, n.localID, n.seq.Add(1), [][]byte{data}, true, expectedLast)
+	idx, err := n.appendAs(ctx, n.localID, n.seq.Add(1), [][]byte{data}, true, expectedLast, true)
 	if err != nil {
 		return 0, err
 	}
@@ -43,7 +49,7 @@ func (n *Node) AppendIf(ctx context.Context, data []byte, expectedLast uint64) (
 // appendAs appends data as (client, seq), (client, seq+1), ... It retries
 // entries whose slot was lost to a leader change while this node stays the
 // leader and ctx lasts.
-func (n *Node) appendAs(ctx context.Context, client, seq uint64, data [][]byte, cond bool, expect uint64) ([]uint64, error) {
+func (n *Node) appendAs(ctx context.Context, client, seq uint64, data [][]byte, cond bool, expect uint64, noDedup bool) ([]uint64, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty append", ErrInvalid)
 	}
@@ -56,7 +62,7 @@ func (n *Node) appendAs(ctx context.Context, client, seq uint64, data [][]byte, 
 		if len(d) > n.cfg.MaxEntryBytes {
 			return nil, fmt.Errorf("%w: entry %d is %d bytes, limit %d", ErrInvalid, i, len(d), n.cfg.MaxEntryBytes)
 		}
-		hdrs[i] = header{kind: kindUser, clientID: client, seq: seq + uint64(i), cond: cond, expect: expect}
+		hdrs[i] = header{kind: kindUser, clientID: client, seq: seq + uint64(i), cond: cond, expect: expect, noDedup: noDedup}
 		payloads[i] = d
 	}
 	res, err := n.submit(ctx, hdrs, payloads)

@@ -117,7 +117,8 @@ func (a *applier) apply(e *paxos.Entry) applyResult {
 }
 
 func (a *applier) applyUser(slot uint64, h header) (verdict, outcome) {
-	if h.clientID != 0 {
+	dedup := h.clientID != 0 && !h.noDedup
+	if dedup {
 		o, found, tooOld := a.dedup.lookup(h.clientID, h.seq)
 		if tooOld {
 			a.dedup.touch(h.clientID, slot)
@@ -135,7 +136,7 @@ func (a *applier) applyUser(slot uint64, h header) (verdict, outcome) {
 		a.lastDelivered = slot
 		o = outcome{v: vDelivered, index: slot}
 	}
-	if h.clientID != 0 {
+	if dedup {
 		a.dedup.record(h.clientID, h.seq, slot, o)
 	}
 	return o.v, o

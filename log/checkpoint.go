@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 )
 
 // checkpointVersion is the first byte of an encoded checkpoint.
@@ -26,20 +25,11 @@ func (a *applier) encodeCheckpoint(minSlot uint64) []byte {
 		b = binary.AppendUvarint(b, id)
 		b = binary.AppendUvarint(b, cs.maxSeq)
 		b = binary.AppendUvarint(b, cs.lastSlot)
-		seqs := make([]uint64, 0, len(cs.win))
-		for q := range cs.win {
-			if q+dedupWindow > cs.maxSeq {
-				seqs = append(seqs, q)
-			}
-		}
-		slices.Sort(seqs)
-		b = binary.AppendUvarint(b, uint64(len(seqs)))
-		for _, q := range seqs {
-			o := cs.win[q]
-			b = binary.AppendUvarint(b, q)
-			b = append(b, byte(o.v))
-			b = binary.AppendUvarint(b, o.index)
-			b = binary.AppendUvarint(b, o.last)
+		ents := cs.entries()
+		b = binary.AppendUvarint(b, uint64(len(ents)))
+		for _, e := range ents {
+			b = binary.AppendUvarint(b, e.seq)
+			b = binary.AppendUvarint(b, e.val)
 		}
 	}
 	slots := a.filtered.sorted()
@@ -105,10 +95,14 @@ func (a *applier) restoreCheckpoint(data []byte) error {
 	table := newDedupTable()
 	for range d.count() {
 		id := d.uvarint()
-		cs := &clientState{maxSeq: d.uvarint(), lastSlot: d.uvarint(), win: make(map[uint64]outcome)}
+		cs := &clientState{maxSeq: d.uvarint(), lastSlot: d.uvarint()}
+		maxSeq := cs.maxSeq
 		for range d.count() {
 			q := d.uvarint()
-			cs.win[q] = outcome{v: verdict(d.byte()), index: d.uvarint(), last: d.uvarint()}
+			cs.put(q, unpack(d.uvarint()))
+		}
+		if d.err == nil && cs.maxSeq != maxSeq {
+			d.err = fmt.Errorf("%w: client %d window above its max seq %d", errBadCheckpoint, id, maxSeq)
 		}
 		table.clients[id] = cs
 	}

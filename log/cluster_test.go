@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"go.uber.org/goleak"
 
 	paxnet "github.com/paxlog/paxlog/net"
@@ -27,6 +29,9 @@ type testCluster struct {
 type clusterOpts struct {
 	size int
 	tcp  bool // real TCP on 127.0.0.1 and real storage in t.TempDir()
+	// storage sizes (0: defaults)
+	cacheBytes, segmentSize int
+	inflightBytes           int
 }
 
 func newTestCluster(t testing.TB, o clusterOpts) *testCluster {
@@ -44,7 +49,9 @@ func newTestCluster(t testing.TB, o clusterOpts) *testCluster {
 		}
 	}
 	for id := range peers {
-		cfg := Config{ID: id, ClusterID: "test", Peers: peers, TickInterval: 5 * time.Millisecond}
+		cfg := Config{ID: id, ClusterID: "test", Peers: peers, TickInterval: 10 * time.Millisecond,
+			CacheBytes: o.cacheBytes, SegmentSize: o.segmentSize, MaxInflightBytes: o.inflightBytes,
+			Logger: testLogger(id)}
 		if o.tcp {
 			cfg.Dir = t.TempDir()
 		} else {
@@ -176,4 +183,13 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// testLogger logs to stderr at the level in REPLOG_TEST_LOG (off when unset).
+func testLogger(id paxos.NodeID) hclog.Logger {
+	lvl := os.Getenv("REPLOG_TEST_LOG")
+	if lvl == "" {
+		return nil
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("n%d", id), Level: hclog.LevelFromString(lvl), Output: os.Stderr})
 }

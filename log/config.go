@@ -35,10 +35,13 @@ type Config struct {
 	// election timeout is ElectionTicks*TickInterval (randomized up to
 	// twice that); the heartbeat period HeartbeatTicks*TickInterval.
 	TickInterval time.Duration
-	// HeartbeatTicks: leader heartbeat period in ticks. Default 2 (20 ms).
+	// HeartbeatTicks: leader heartbeat period in ticks. Default 5 (50 ms).
 	HeartbeatTicks int
-	// ElectionTicks: base election timeout in ticks. Default 10 (100 ms,
-	// randomized in [100 ms, 200 ms) with the default TickInterval).
+	// ElectionTicks: base election timeout in ticks. Default 50 (500 ms,
+	// randomized in [500 ms, 1 s) with the default TickInterval). It must
+	// exceed the slowest fsync by a margin: a replica blocked in fsync
+	// answers no heartbeat, and a leader that hears no majority within
+	// ElectionTicks steps down.
 	ElectionTicks int
 	// MaxInflightSlots bounds proposed-but-not-chosen slots at the leader.
 	// Default 8192 (paxos' default).
@@ -77,6 +80,8 @@ type Config struct {
 // Defaults.
 const (
 	DefaultTickInterval    = 10 * time.Millisecond
+	DefaultHeartbeatTicks  = 5
+	DefaultElectionTicks   = 50
 	DefaultMaxQueued       = 16384
 	DefaultMaxBatchEntries = 1024
 	DefaultMaxBatchBytes   = 512 << 10
@@ -108,6 +113,8 @@ func (c Config) withDefaults() (Config, error) {
 			*v = d
 		}
 	}
+	def(&c.HeartbeatTicks, DefaultHeartbeatTicks)
+	def(&c.ElectionTicks, DefaultElectionTicks)
 	def(&c.MaxQueued, DefaultMaxQueued)
 	def(&c.MaxBatchEntries, DefaultMaxBatchEntries)
 	def(&c.MaxBatchBytes, DefaultMaxBatchBytes)

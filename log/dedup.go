@@ -13,9 +13,10 @@ const (
 	// too old to judge and is filtered with ErrSeqTooOld; a Client keeps
 	// fewer appends than this in flight.
 	dedupWindow = 1024
-	// maxClients bounds the table. A new client beyond it evicts the client
-	// whose last append is the oldest slot (ties: lowest id).
-	maxClients = 4096
+	// maxClients bounds the table (at most 16 KiB per client). A new client
+	// beyond it evicts the client whose last append is the oldest slot
+	// (ties: lowest id).
+	maxClients = 1024
 	// clientIdleSlots: a client with no append chosen in this many slots is
 	// evicted (checked every sweepEvery slots). Its retries after that are
 	// treated as new appends.
@@ -41,10 +42,89 @@ type outcome struct {
 	last  uint64  // vCondFailed: the last delivered index it was checked against
 }
 
+// condFailedBit marks a window value that holds a failed condition's last
+// index rather than a delivered index (indexes never reach 2^63).
+const condFailedBit = 1 << 63
+
+func (o outcome) pack() uint64 {
+	if o.v == vCondFailed {
+		return condFailedBit | o.last
+	}
+	return o.index
+}
+
+func unpack(v uint64) outcome {
+	if v&condFailedBit != 0 {
+		return outcome{v: vCondFailed, last: v &^ condFailedBit}
+	}
+	return outcome{v: vDelivered, index: v}
+}
+
+// slot of a client's window ring: seq 0 marks an empty slot.
+type winSlot struct{ seq, val uint64 }
+
+// clientState is one client's row. Its window is a ring indexed by
+// seq % len(ring) that grows (16 up to dedupWindow slots) only when a new
+// seq would overwrite one still inside the window, so no in-window
+// outcome is ever lost and lookups do not depend on the ring's size: the
+// table is deterministic whatever order it was built in. 16 bytes per
+// remembered seq; 16 KiB for a client that used its whole window.
 type clientState struct {
 	maxSeq   uint64
 	lastSlot uint64
-	win      map[uint64]outcome
+	ring     []winSlot
+}
+
+func (cs *clientState) inWindow(seq uint64) bool { return seq+dedupWindow > cs.maxSeq }
+
+func (cs *clientState) get(seq uint64) (outcome, bool) {
+	if len(cs.ring) == 0 {
+		return outcome{}, false
+	}
+	s := cs.ring[seq%uint64(len(cs.ring))]
+	if s.seq != seq || seq == 0 {
+		return outcome{}, false
+	}
+	return unpack(s.val), true
+}
+
+func (cs *clientState) put(seq uint64, o outcome) {
+	cs.maxSeq = max(cs.maxSeq, seq)
+	if len(cs.ring) == 0 {
+		cs.ring = make([]winSlot, 16)
+	}
+	for {
+		pos := seq % uint64(len(cs.ring))
+		old := cs.ring[pos]
+		if old.seq == 0 || old.seq == seq || !cs.inWindow(old.seq) || len(cs.ring) >= dedupWindow {
+			cs.ring[pos] = winSlot{seq: seq, val: o.pack()}
+			return
+		}
+		cs.grow()
+	}
+}
+
+// grow doubles the ring, keeping the in-window slots.
+func (cs *clientState) grow() {
+	old := cs.ring
+	cs.ring = make([]winSlot, 2*len(old))
+	for _, s := range old {
+		if s.seq != 0 && cs.inWindow(s.seq) {
+			cs.ring[s.seq%uint64(len(cs.ring))] = s
+		}
+	}
+}
+
+// entries returns the in-window (seq, outcome) pairs in seq order.
+func (cs *clientState) entries() []winSlot {
+	var out []winSlot
+	for _, s := range cs.ring {
+		if s.seq != 0 && cs.inWindow(s.seq) {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b winSlot) int { return cmp.Compare(a.seq, b.seq) })
+	return out
 }
 
 // dedupTable is the deterministic per-client table. Only the goroutine that
@@ -64,10 +144,10 @@ func (d *dedupTable) lookup(client, seq uint64) (o outcome, found, tooOld bool) 
 	if cs == nil {
 		return outcome{}, false, false
 	}
-	if seq+dedupWindow <= cs.maxSeq {
+	if !cs.inWindow(seq) {
 		return outcome{}, false, true
 	}
-	o, found = cs.win[seq]
+	o, found = cs.get(seq)
 	return o, found, false
 }
 
@@ -75,20 +155,12 @@ func (d *dedupTable) lookup(client, seq uint64) (o outcome, found, tooOld bool) 
 func (d *dedupTable) record(client, seq, slot uint64, o outcome) {
 	cs := d.clients[client]
 	if cs == nil {
-		cs = &clientState{win: make(map[uint64]outcome)}
+		cs = &clientState{}
 		d.clients[client] = cs
 		d.evictOverflow(client)
 	}
-	cs.win[seq] = o
-	cs.maxSeq = max(cs.maxSeq, seq)
+	cs.put(seq, o)
 	cs.lastSlot = slot
-	if len(cs.win) > dedupWindow+dedupWindow/4 {
-		for q := range cs.win {
-			if q+dedupWindow <= cs.maxSeq {
-				delete(cs.win, q)
-			}
-		}
-	}
 }
 
 // touch marks a client active at slot (duplicates keep it alive too).

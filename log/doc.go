@@ -13,8 +13,8 @@
 //
 // One goroutine (the owner) drives the paxos core. It ticks every
 // Config.TickInterval (default 10 ms; the election timeout is
-// ElectionTicks*TickInterval, randomized up to twice that: 100-200 ms by
-// default), steps inbound messages, proposes queued appends and handles
+// ElectionTicks*TickInterval, randomized up to twice that: 500 ms to 1 s by
+// default, heartbeats every 50 ms), steps inbound messages, proposes queued appends and handles
 // each Ready in the order of the paxos contract:
 //
 //  1. send Ready.Eager at once (a leader's accepts leave while it fsyncs);
@@ -66,12 +66,12 @@
 //
 // Dedup: each append carries (client id, seq). A per-client table keeps
 // the outcome (first copy's index, or the failed condition) of the last
-// 1024 sequence numbers of each client. A (client, seq) already in the
+// 1024 sequence numbers of each client (a ring of at most 16 KiB). A (client, seq) already in the
 // table is filtered and its appender gets the first copy's outcome; a seq
 // at or below (the client's highest seq - 1024) is filtered with
 // ErrSeqTooOld. Eviction is deterministic and measured in slots: a client
 // with no append in 2^22 slots is dropped (checked every 4096 slots), and
-// beyond 4096 clients the one whose last append is oldest (lowest id on a
+// beyond 1024 clients the one whose last append is oldest (lowest id on a
 // tie) is dropped. These bounds are constants, identical on every replica.
 // Client id 0 means "no dedup".
 //

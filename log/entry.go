@@ -14,13 +14,19 @@ const (
 	kindTrim    entryKind = 3 // a replicated trim: never delivered
 )
 
-const flagConditional = 1 << 0
+// Header flags.
+const (
+	flagConditional = 1 << 0 // expect follows: the entry is an AppendIf
+	flagNoDedup     = 1 << 1 // the identity only matches waiters; no dedup
+	knownFlags      = flagConditional | flagNoDedup
+)
 
 // header is the prefix this package writes inside paxos.Entry.Data. See
 // doc.go for the byte layout.
 type header struct {
 	kind     entryKind
 	cond     bool
+	noDedup  bool // Node.Append: the (client, seq) is unique but not deduplicated
 	clientID uint64
 	seq      uint64
 	expect   uint64 // cond only: the expected last delivered index
@@ -36,6 +42,9 @@ func encodeEntry(h header, payload []byte) []byte {
 	var flags byte
 	if h.cond {
 		flags |= flagConditional
+	}
+	if h.noDedup {
+		flags |= flagNoDedup
 	}
 	b = append(b, byte(h.kind), flags)
 	b = binary.AppendUvarint(b, h.clientID)
@@ -57,8 +66,8 @@ func decodeEntry(data []byte) (header, []byte, error) {
 	if len(data) < 2 {
 		return h, nil, fmt.Errorf("replog: entry of %d bytes has no header", len(data))
 	}
-	h.kind, h.cond = entryKind(data[0]), data[1]&flagConditional != 0
-	if h.kind < kindUser || h.kind > kindTrim || data[1]&^flagConditional != 0 {
+	h.kind, h.cond, h.noDedup = entryKind(data[0]), data[1]&flagConditional != 0, data[1]&flagNoDedup != 0
+	if h.kind < kindUser || h.kind > kindTrim || data[1]&^knownFlags != 0 {
 		return h, nil, fmt.Errorf("replog: unknown entry kind %d flags %#x", data[0], data[1])
 	}
 	rest := data[2:]

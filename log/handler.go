@@ -24,7 +24,7 @@ func (h *handler) HandleRequest(ctx context.Context, req *paxnet.Request) *paxne
 	n := h.n
 	switch req.Op {
 	case paxnet.OpAppend:
-		idx, err := n.appendAs(ctx, req.ClientID, req.Seq, req.Data, req.Conditional, req.ExpectLast)
+		idx, err := n.appendAs(ctx, req.ClientID, req.Seq, req.Data, req.Conditional, req.ExpectLast, false)
 		if err != nil {
 			return errorResponse(n, err)
 		}

@@ -40,6 +40,14 @@ func newOwner(n *Node, c core, ap *applier) *owner {
 // handles a Ready, so one busy peer cannot starve persistence.
 const maxStepBatch = 256
 
+// maxReadyBytes bounds the entry bytes stepped (follower) or proposed
+// (leader) before a Ready is handled: it bounds one Persist batch, hence
+// the storage's write buffers, and the latency of one fsync.
+const maxReadyBytes = 2 << 20
+
+// slowPersist is the Persist duration above which a warning is logged.
+const slowPersist = 100 * time.Millisecond
+
 func (o *owner) run() {
 	defer close(o.n.done)
 	ticker := time.NewTicker(o.n.cfg.TickInterval)
@@ -57,9 +65,9 @@ func (o *owner) run() {
 				msgs = nil
 				continue
 			}
-			o.step(m)
-			for i := 1; i < maxStepBatch && len(msgs) > 0; i++ {
-				o.step(<-msgs)
+			size := o.step(m)
+			for i := 1; i < maxStepBatch && size < maxReadyBytes && len(msgs) > 0; i++ {
+				size += o.step(<-msgs)
 			}
 		case <-o.n.queue.signal:
 		case f := <-o.n.ctrl:
@@ -72,10 +80,16 @@ func (o *owner) run() {
 	}
 }
 
-func (o *owner) step(m paxos.Message) {
+// step hands m to the core and returns its entry bytes.
+func (o *owner) step(m paxos.Message) int {
 	if err := o.core.Step(m); err != nil {
 		o.n.log.Debug("step", "type", m.Type, "from", m.From, "error", err)
 	}
+	size := 0
+	for i := range m.Entries {
+		size += m.Entries[i].Size()
+	}
+	return size
 }
 
 // work proposes what is queued and handles every Ready, proposing again
@@ -106,7 +120,12 @@ func (o *owner) handleReady(rd paxos.Ready) error {
 	// nacks) leaves this process. A failed Persist stops the node for good:
 	// it is never retried and nothing of this Ready is sent.
 	if len(rd.Persist) > 0 {
-		if err := o.n.store.Persist(rd.Persist); err != nil {
+		start := time.Now()
+		err := o.n.store.Persist(rd.Persist)
+		if d := time.Since(start); d > slowPersist {
+			o.n.log.Warn("slow persist", "records", len(rd.Persist), "duration", d)
+		}
+		if err != nil {
 			return fmt.Errorf("replog: node %d persist %d records: %w", o.n.cfg.ID, len(rd.Persist), err)
 		}
 	}

@@ -19,8 +19,14 @@ func (o *owner) propose() {
 		o.failBacklog(o.n.notLeader())
 		return
 	}
-	for len(o.backlog) > 0 {
+	for size := 0; len(o.backlog) > 0; {
+		if size >= maxReadyBytes {
+			return // the rest goes after this Ready is handled
+		}
 		taken, data, refs := o.nextBatch()
+		for _, d := range data {
+			size += len(d)
+		}
 		if len(data) > 0 {
 			first, err := o.core.Propose(data)
 			if errors.Is(err, paxos.ErrBackpressure) {
@@ -68,7 +74,7 @@ func (o *owner) nextBatch() (taken int, data [][]byte, refs []waitRef) {
 // knownKey reports whether a user entry needs no new slot: its (client,
 // seq) was already applied, or a copy is in flight from this node.
 func (o *owner) knownKey(h header) bool {
-	if h.kind != kindUser || h.clientID == 0 {
+	if h.kind != kindUser || h.clientID == 0 || h.noDedup {
 		return false
 	}
 	if _, found, tooOld := o.ap.dedup.lookup(h.clientID, h.seq); found || tooOld {
@@ -95,7 +101,7 @@ func (o *owner) register(first uint64, refs []waitRef) {
 func (o *owner) resolveEarly(taken int) {
 	for _, p := range o.backlog[:taken] {
 		for i, h := range p.hdrs {
-			if p.set[i] || h.kind != kindUser || h.clientID == 0 {
+			if p.set[i] || h.kind != kindUser || h.clientID == 0 || h.noDedup {
 				continue
 			}
 			k := key{h.clientID, h.seq}

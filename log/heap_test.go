@@ -1,0 +1,150 @@
+package log
+
+import (
+	"context"
+	"os"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"runtime"
+	"runtime/metrics"
+	"testing"
+	"time"
+)
+
+// liveHeap returns the live heap after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestStalledRemoteTailHeap: a remote tail consumer stops reading while
+// 100,000 entries are appended; the process's live heap (three replicas,
+// their stores, the transport, the stalled stream) grows by less than 64
+// MiB, and the consumer then resumes and receives everything in order.
+func TestStalledRemoteTailHeap(t *testing.T) {
+	c := newTestCluster(t, clusterOpts{size: 3, tcp: true, cacheBytes: 2 << 20, segmentSize: 1 << 20,
+		inflightBytes: 8 << 20})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	c.leader(ctx)
+	cl := c.client(t)
+	apps := make([]*Client, 8)
+	for i := range apps {
+		apps[i] = c.client(t)
+	}
+	// Warm up: the stores' caches and write buffers reach their steady
+	// size (bounded by CacheBytes, SegmentSize and the batch limits).
+	start := time.Now()
+	warm := appendCompact(ctx, t, apps, 10000, 250, 1024)
+	waitAllApplied(ctx, t, c, warm)
+	first, err := cl.Append(ctx, []byte("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cl.Tail(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if idx, _, err := s.Next(); err != nil || idx != first {
+		t.Fatalf("first tail entry: %d %v", idx, err)
+	}
+	// The consumer now stops reading.
+	start0, base := start, liveHeap()
+	peak := base
+	start = time.Now()
+	var last uint64
+	defer func() {
+		if t.Failed() {
+			c.dumpStats(t)
+		}
+	}()
+	for range 10 {
+		last = max(last, appendCompact(ctx, t, apps, 10000, 250, 1024))
+		// Measure what stays: let every replica apply the round first, so
+		// the figure is what the stalled stream and the caches retain,
+		// not the write pipeline in flight (bounded by MaxInflightBytes).
+		waitAllApplied(ctx, t, c, last)
+		if h := liveHeap(); h > peak {
+			peak = h
+			if path := os.Getenv("REPLOG_HEAP_PROFILE"); path != "" {
+				if f, err := os.Create(path); err == nil {
+					pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+			}
+		}
+	}
+	stall := time.Since(start)
+	growth := int64(peak) - int64(base)
+	t.Logf("warm-up of 10000 entries took %s", start.Sub(start0).Round(time.Millisecond))
+	t.Logf("stalled for %s while 100000 entries (1 KiB each) were appended: live heap %d MiB -> peak %d MiB (growth %d KiB)",
+		stall.Round(time.Millisecond), base>>20, peak>>20, growth>>10)
+	if growth >= 64<<20 {
+		t.Fatalf("heap grew by %d MiB while a consumer stalled", growth>>20)
+	}
+	n := 0
+	prev := first
+	for idx := range s.All() {
+		if idx <= prev {
+			t.Fatalf("tail index %d after %d", idx, prev)
+		}
+		prev = idx
+		if n++; idx >= last {
+			break
+		}
+	}
+	if n != 100000 {
+		t.Fatalf("consumer received %d entries after resuming, want 100000", n)
+	}
+}
+
+// appendCompact appends total entries of size bytes from workers
+// goroutines, each with its own Client, in batches, keeping nothing but the
+// highest index (so the test's own bookkeeping does not count in the heap).
+func appendCompact(ctx context.Context, t testing.TB, clients []*Client, total, batch, size int) uint64 {
+	t.Helper()
+	var wg sync.WaitGroup
+	var last atomic.Uint64
+	workers := len(clients)
+	errs := make(chan error, workers)
+	for _, cl := range clients {
+		wg.Go(func() {
+			data := make([][]byte, batch)
+			for j := range data {
+				data[j] = make([]byte, size)
+			}
+			for i := 0; i < total/workers; i += batch {
+				idx, err := cl.AppendBatch(ctx, data[:min(batch, total/workers-i)])
+				if err != nil {
+					errs <- err
+					return
+				}
+				for x := idx[len(idx)-1]; ; {
+					cur := last.Load()
+					if cur >= x || last.CompareAndSwap(cur, x) {
+						break
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return last.Load()
+}
+
+func waitAllApplied(ctx context.Context, t testing.TB, c *testCluster, index uint64) {
+	t.Helper()
+	for _, n := range c.nodes {
+		if err := n.WaitApplied(ctx, index); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -14,6 +14,7 @@ const (
 	checkMonotonicity = "monotonicity" // an acceptor forgot or contradicted a promise or accept it sent
 	checkLiveness     = "liveness"     // pending proposals not chosen within the bound after faults stop
 	checkRestart      = "restart"      // NewNode refused what was persisted
+	checkContract     = "contract"     // a Ready the driver cannot follow (misaddressed message, gap in Committed)
 )
 
 // simViolation is the first broken invariant of a run.

@@ -182,8 +182,9 @@ func (w *simWorld) crash(n *simNode) {
 // send puts a message on the wire after checking it against what the
 // sender has made durable.
 func (w *simWorld) send(n *simNode, m Message) {
-	if m.From != n.id {
-		w.check.fail(checkMonotonicity, "node %d sent a message claiming to be from %d: %v", n.id, m.From, m)
+	if m.From != n.id || m.To == 0 || int(m.To) > len(w.nodes) || m.To == n.id {
+		w.check.fail(checkContract, "node %d sent a misaddressed message: %s", n.id, simMsgString(&m))
+		return
 	}
 	m.Entries = slices.Clone(m.Entries)
 	w.check.sent(n.id, &m, n.store.promised, n.store.chosen())
@@ -249,7 +250,7 @@ func (w *simWorld) commit(n *simNode) {
 		}
 	}
 	if err := n.store.appendChosen(n.rd.ResetTo, n.rd.Committed); err != nil {
-		w.check.fail(checkPrefix, "node %d: %v", n.id, err)
+		w.check.fail(checkContract, "node %d: %v", n.id, err)
 	}
 	if len(n.rd.Committed) > 0 {
 		w.tracef("commit %d slots %d..%d", n.id, n.rd.Committed[0].Slot, n.rd.Committed[len(n.rd.Committed)-1].Slot)

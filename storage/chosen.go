@@ -11,6 +11,9 @@ import (
 	"github.com/paxlog/paxlog/paxos"
 )
 
+// Store serves the paxos node's catch-up reads.
+var _ paxos.LogReader = (*Store)(nil)
+
 // view is an immutable snapshot of the chosen log for readers. cache holds
 // the entries of slots [cacheFirst, last]; slices of it never change once
 // published (the writer only appends past their length or reallocates).

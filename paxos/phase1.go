@@ -5,9 +5,9 @@ package paxos
 
 // phase1 collects promises for one ballot.
 type phase1 struct {
-	slot       uint64          // Prepare.Slot: promises cover slots >= slot
-	parts      [][]promisePart // per peer: promise parts received
-	done       []bool          // per peer: promise complete (self included)
+	slot       uint64         // Prepare.Slot: promises cover slots >= slot
+	parts      []promiseParts // per peer: promise parts received
+	done       []bool         // per peer: promise complete (self included)
 	count      int
 	maxCommit  uint64 // highest durable chosen index a promiser reported
 	commitPeer NodeID
@@ -15,26 +15,42 @@ type phase1 struct {
 	resend     int              // ticks since the last Prepare
 }
 
-// promisePart is the range one Promise message covers: [slot, slot+count),
-// or [slot, infinity) for the last part (count 0).
-type promisePart struct{ slot, count uint64 }
+// promiseParts tracks the parts of one peer's promise. A part covers
+// [slot, slot+count), the last part [slot, infinity) (count 0); parts may
+// arrive in any order and twice. front is the end of the covered prefix;
+// parts beyond it wait in pending, keyed by their first slot.
+type promiseParts struct {
+	front   uint64
+	pending map[uint64]uint64
+}
 
-// complete reports whether parts cover [from, infinity) without a gap.
-// Parts may arrive in any order and twice.
-func complete(parts []promisePart, from uint64) bool {
-	for progress := true; progress; {
-		progress = false
-		for _, pt := range parts {
-			if pt.slot == from {
-				if pt.count == 0 {
-					return true
-				}
-				from += pt.count
-				progress = true
+// add records one part and reports whether the promise is now complete.
+func (pp *promiseParts) add(slot, count uint64) bool {
+	if slot != pp.front {
+		if slot > pp.front {
+			if pp.pending == nil {
+				pp.pending = make(map[uint64]uint64)
 			}
+			pp.pending[slot] = count
 		}
+		return false
 	}
-	return false
+	for {
+		if count == 0 {
+			return true
+		}
+		if slot+count <= slot {
+			return false // overflow: malformed, never complete
+		}
+		slot += count
+		pp.front = slot
+		c, ok := pp.pending[slot]
+		if !ok {
+			return false
+		}
+		delete(pp.pending, slot)
+		count = c
+	}
 }
 
 // Campaign starts phase 1 now with a ballot above every ballot seen.
@@ -47,8 +63,11 @@ func (n *Node) campaign() {
 	n.log.Info("campaigning", "ballot", n.ballot.String())
 	n.promise(n.ballot)
 	k := len(n.cfg.Peers)
-	n.p1 = &phase1{slot: n.chosen + 1, parts: make([][]promisePart, k), done: make([]bool, k),
+	n.p1 = &phase1{slot: n.chosen + 1, parts: make([]promiseParts, k), done: make([]bool, k),
 		reported: make(map[uint64]Entry)}
+	for i := range n.p1.parts {
+		n.p1.parts[i].front = n.p1.slot
+	}
 	n.resetElectionTimer()
 	n.sendPrepares()
 	if n.cfg.bugs.noPersistPromise {
@@ -108,8 +127,7 @@ func (n *Node) onPromise(m *Message, idx int) {
 	if m.Commit > p.maxCommit {
 		p.maxCommit, p.commitPeer = m.Commit, m.From
 	}
-	p.parts[idx] = append(p.parts[idx], promisePart{m.Slot, m.Count})
-	if !complete(p.parts[idx], p.slot) {
+	if !p.parts[idx].add(m.Slot, m.Count) {
 		return
 	}
 	p.done[idx] = true

@@ -149,7 +149,10 @@ func (n *Node) onAccepted(m *Message, idx int) {
 	}
 	pr := &n.prog[idx]
 	pr.lastHeard = 0
-	end := m.Slot + m.Count
+	end := m.Slot + min(m.Count, n.next-m.Slot) // never past what we proposed
+	if m.Slot >= n.next || end <= m.Slot {
+		return
+	}
 	if m.Slot <= pr.match+1 && end-1 > pr.match {
 		pr.match = end - 1
 	}

@@ -119,9 +119,9 @@ func (n *Node) accept(m *Message) {
 		if st == nil {
 			continue // below the window: long chosen and durable
 		}
-		st.acc = *e
+		st.setAcc(e)
 		if !st.chosen && m.Ballot == n.commitBallot && e.Slot <= n.commitScanned {
-			n.markChosen(e.Slot, st, e)
+			n.markChosen(e.Slot, st, &st.acc)
 		}
 	}
 	n.send(Message{Type: MsgAccepted, To: m.From, Ballot: m.Ballot, Slot: m.Slot,

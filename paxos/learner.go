@@ -21,11 +21,14 @@ type learnerState struct {
 	catchUpTries int    // requests since progress; rotates the peer asked
 }
 
-// markChosen records that slot s holds val, chosen. The contiguous prefix
-// advances over every chosen slot that follows it.
+// markChosen records that slot s holds val, chosen: val is st.acc, or an
+// entry of slot s the node keeps by reference and never writes (a message
+// entry). The contiguous prefix advances over every chosen slot that
+// follows it.
 func (n *Node) markChosen(s uint64, st *slotState, val *Entry) {
-	st.val = *val
-	st.val.Slot = s
+	if val != &st.acc {
+		st.other = val // val.Slot == s; read-only from now on
+	}
 	st.chosen = true
 	if st.proposed {
 		st.proposed = false
@@ -168,11 +171,12 @@ func (n *Node) serveChosen(to NodeID, from, last uint64) {
 		if !st.chosen {
 			continue
 		}
-		if len(out) > 0 && st.val.Size() > budget {
+		v := st.value()
+		if len(out) > 0 && v.Size() > budget {
 			break
 		}
-		out = append(out, st.val)
-		budget -= st.val.Size()
+		out = append(out, *v)
+		budget -= v.Size()
 	}
 	if len(out) > 0 {
 		n.send(Message{Type: MsgChosen, To: to, Slot: from, Commit: n.chosen, Entries: out})
@@ -186,8 +190,12 @@ func (n *Node) onChosen(m *Message) {
 		n.knownCommit, n.commitPeer = m.Commit, m.From
 	}
 	before := n.chosen
-	for i := range m.Entries {
-		e := &m.Entries[i]
+	// The node keeps chosen values by reference: copy them out of the
+	// message, whose buffers belong to the driver.
+	ents := n.arena.take(len(m.Entries))
+	copy(ents, m.Entries)
+	for i := range ents {
+		e := &ents[i]
 		if e.Slot <= n.chosen || e.Slot > n.chosen+n.maxSpan() || (n.role == Leader && e.Slot >= n.start) {
 			continue
 		}

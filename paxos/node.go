@@ -36,7 +36,8 @@ type Node struct {
 	log     hclog.Logger
 	tick    int64
 
-	w window // slots: accepted, chosen, in flight
+	w     window // slots: accepted, chosen, in flight
+	arena entryArena
 
 	acceptorState
 	learnerState
@@ -99,7 +100,7 @@ func (n *Node) loadAccepted(hs HardState) error {
 				ErrInvalidHardState, e.Slot, e.Ballot, hs.Promised)
 		}
 		last = e.Slot
-		n.w.extend(e.Slot).acc = e
+		n.w.extend(e.Slot).setAcc(&e)
 	}
 	return nil
 }
@@ -190,9 +191,9 @@ func (n *Node) Ready() Ready {
 	rd := Ready{Persist: n.persist, Eager: n.eager, Messages: n.msgs, ResetTo: n.resetTo,
 		SoftState: n.softState()}
 	if n.chosen > n.emitted {
-		rd.Committed = make([]Entry, 0, n.chosen-n.emitted)
-		for s := n.emitted + 1; s <= n.chosen; s++ {
-			rd.Committed = append(rd.Committed, n.w.at(s).val)
+		rd.Committed = n.arena.take(int(n.chosen - n.emitted))
+		for i := range rd.Committed {
+			rd.Committed[i] = *n.w.at(n.emitted + 1 + uint64(i)).value()
 		}
 		n.emitted = n.chosen
 	}

@@ -53,7 +53,7 @@ func (n *Node) becomeLeader() {
 	for s := n.start; s <= top; s++ {
 		e, ok := p.reported[s]
 		if st := n.w.at(s); st != nil && st.chosen {
-			e, ok = st.val, true
+			e, ok = *st.value(), true
 		}
 		switch {
 		case ok:
@@ -87,7 +87,7 @@ func (n *Node) Propose(data [][]byte) (uint64, error) {
 			ErrBackpressure, n.inflight, n.inflightB, len(data), size)
 	}
 	first := n.next
-	ents := make([]Entry, len(data))
+	ents := n.arena.take(len(data))
 	for i, d := range data {
 		ents[i] = Entry{Slot: first + uint64(i), Ballot: n.ballot, Data: d}
 	}
@@ -106,7 +106,7 @@ func (n *Node) proposeEntries(ents []Entry) {
 	n.persist = append(n.persist, Record{Kind: RecordAccept, Ballot: n.ballot, Entries: ents})
 	for i := range ents {
 		st := n.w.extend(ents[i].Slot)
-		st.acc = ents[i]
+		st.setAcc(&ents[i])
 		st.votes, st.sentAt = 0, n.tick
 		if !st.chosen && !st.proposed {
 			st.proposed = true

@@ -1,16 +1,34 @@
 package paxos
 
 // slotState is everything one node tracks about one slot. The acceptor's
-// durable accept (acc) and the learned chosen value (val) are kept apart: a
-// value learned from a peer's Chosen message was never accepted here, and a
-// Promise must report only what this acceptor really accepted.
+// durable accept (acc) and a chosen value learned from a peer (other) are
+// kept apart: a value learned from a peer's Chosen message was never
+// accepted here, and a Promise must report only what this acceptor really
+// accepted.
 type slotState struct {
 	acc      Entry  // accepted here (acc.Ballot zero: nothing accepted)
-	val      Entry  // the chosen value; valid when chosen
-	chosen   bool   // val is known chosen
+	other    *Entry // the chosen value when it is not acc; read-only (it may point into a message)
+	chosen   bool   // the slot's value is known chosen (see value)
 	proposed bool   // leader: proposed at the current ballot, counted in the window
 	votes    uint64 // leader: bit i set when Peers[i] accepted at the current ballot
 	sentAt   int64  // leader: tick of the last Accept for this slot
+}
+
+// value is the chosen value of a chosen slot.
+func (st *slotState) value() *Entry {
+	if st.other != nil {
+		return st.other
+	}
+	return &st.acc
+}
+
+// setAcc records an accept; a chosen value that was acc is kept.
+func (st *slotState) setAcc(e *Entry) {
+	if st.chosen && st.other == nil {
+		v := st.acc
+		st.other = &v
+	}
+	st.acc = *e
 }
 
 // window is a ring of slotState indexed by slot: slot base+i lives at
@@ -86,4 +104,25 @@ func (w *window) dropBefore(s uint64) {
 func (w *window) reset(s uint64) {
 	w.dropBefore(w.end())
 	w.base = s
+}
+
+// arenaEntries is the size of the blocks entry slices are carved from.
+const arenaEntries = 1024
+
+// entryArena hands out entry slices carved from larger blocks, so a Ready's
+// Committed and a proposal's entries cost a fraction of an allocation. A
+// carved slice has its capacity capped and is never written again by the
+// node once handed out, so the caller may keep it.
+type entryArena struct{ buf []Entry }
+
+func (a *entryArena) take(k int) []Entry {
+	if k > len(a.buf) {
+		if k > arenaEntries/4 {
+			return make([]Entry, k)
+		}
+		a.buf = make([]Entry, arenaEntries)
+	}
+	s := a.buf[:k:k]
+	a.buf = a.buf[k:]
+	return s
 }

@@ -14,36 +14,39 @@ type ack struct {
 	index uint64
 }
 
-// runAppenders runs clients concurrent appenders, each appending perClient
-// entries named "<prefix>-<client>-<i>" through its own Client, with
-// batch entries per call. It returns every acknowledgement.
-func runAppenders(ctx context.Context, t testing.TB, c *testCluster, prefix string, clients, perClient, batch int) []ack {
+// runAppenders runs clients concurrent Clients, each used by pipeline
+// goroutines that append perClient entries in all, named
+// "<prefix>-<client>-<i>", with batch entries per call. It returns every
+// acknowledgement.
+func runAppenders(ctx context.Context, t testing.TB, c *testCluster, prefix string, clients, pipeline, perClient, batch int) []ack {
 	t.Helper()
 	var mu sync.Mutex
 	var acks []ack
 	var wg sync.WaitGroup
-	errs := make(chan error, clients)
+	errs := make(chan error, clients*pipeline)
 	for w := range clients {
 		cl := c.client(t)
-		wg.Go(func() {
-			for i := 0; i < perClient; i += batch {
-				n := min(batch, perClient-i)
-				data := make([][]byte, n)
-				for j := range data {
-					data[j] = fmt.Appendf(nil, "%s-%d-%d", prefix, w, i+j)
+		for p := range pipeline {
+			wg.Go(func() {
+				for i := p * batch; i < perClient; i += batch * pipeline {
+					n := min(batch, perClient-i)
+					data := make([][]byte, n)
+					for j := range data {
+						data[j] = fmt.Appendf(nil, "%s-%d-%d", prefix, w, i+j)
+					}
+					idx, err := cl.AppendBatch(ctx, data)
+					if err != nil {
+						errs <- fmt.Errorf("client %d append %d: %w", w, i, err)
+						return
+					}
+					mu.Lock()
+					for j := range idx {
+						acks = append(acks, ack{string(data[j]), idx[j]})
+					}
+					mu.Unlock()
 				}
-				idx, err := cl.AppendBatch(ctx, data)
-				if err != nil {
-					errs <- fmt.Errorf("client %d append %d: %w", w, i, err)
-					return
-				}
-				mu.Lock()
-				for j := range idx {
-					acks = append(acks, ack{string(data[j]), idx[j]})
-				}
-				mu.Unlock()
-			}
-		})
+			})
+		}
 	}
 	wg.Wait()
 	close(errs)
@@ -111,7 +114,8 @@ func TestConcurrentAppends(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
 			start := time.Now()
-			acks := runAppenders(ctx, t, c, "a", 16, 625, 1)
+			// 16 Clients, each with 4 appends in flight at a time.
+			acks := runAppenders(ctx, t, c, "a", 16, 4, 625, 1)
 			el := time.Since(start)
 			if len(acks) != 10000 {
 				t.Fatalf("%d acks", len(acks))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Append appends data and returns its index once the entry is chosen
@@ -121,6 +122,7 @@ func (n *Node) submitOnce(ctx context.Context, hdrs []header, payloads [][]byte,
 			data[j] = encodeEntry(hdrs[i], payloads[i])
 		}
 		p := newProposal(hs, data)
+		p.start, p.onDone = time.Now(), n.countCommit
 		if err := n.queue.push(ctx, p); err != nil {
 			return nil, err
 		}
@@ -146,4 +148,15 @@ func (n *Node) internal(ctx context.Context, h header) (uint64, error) {
 		return 0, err
 	}
 	return res[0].index, res[0].err
+}
+
+// countCommit records a completed proposal's latency.
+func (n *Node) countCommit(p *proposal) {
+	for _, r := range p.res {
+		if r.err != nil {
+			return
+		}
+	}
+	n.counters.commits.Add(uint64(len(p.res)))
+	n.counters.commitNano.Add(uint64(time.Since(p.start)) * uint64(len(p.res)))
 }

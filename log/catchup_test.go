@@ -69,7 +69,7 @@ func TestFollowerCatchUp(t *testing.T) {
 	fid := follower(c, l)
 	c.stop(fid)
 	start := time.Now()
-	acks := appendLocal(ctx, t, l, "c", 50000, 8, 250, 16)
+	acks := appendLocal(ctx, t, l, "c", 50000, 4, 1000, 16)
 	last := maxIndex(acks)
 	t.Logf("50000 appends with the follower down in %s", time.Since(start))
 

@@ -32,6 +32,7 @@ type clusterOpts struct {
 	// storage sizes (0: defaults)
 	cacheBytes, segmentSize int
 	inflightBytes           int
+	noSync                  bool
 }
 
 func newTestCluster(t testing.TB, o clusterOpts) *testCluster {
@@ -50,7 +51,7 @@ func newTestCluster(t testing.TB, o clusterOpts) *testCluster {
 	}
 	for id := range peers {
 		cfg := Config{ID: id, ClusterID: "test", Peers: peers, TickInterval: 10 * time.Millisecond,
-			CacheBytes: o.cacheBytes, SegmentSize: o.segmentSize, MaxInflightBytes: o.inflightBytes,
+			CacheBytes: o.cacheBytes, SegmentSize: o.segmentSize, MaxInflightBytes: o.inflightBytes, NoSync: o.noSync,
 			Logger: testLogger(id)}
 		if o.tcp {
 			cfg.Dir = t.TempDir()

@@ -21,13 +21,18 @@ func (o *owner) commit(entries []paxos.Entry) error {
 		return fmt.Errorf("replog: node %d append chosen slots %d-%d: %w", o.n.cfg.ID,
 			entries[0].Slot, entries[len(entries)-1].Slot, err)
 	}
+	o.n.counters.applied.Add(uint64(len(entries)))
 	for i := range entries {
 		res := o.ap.apply(&entries[i])
+		o.count(&entries[i], res)
 		if err := o.settle(res); err != nil {
 			return err
 		}
 	}
 	o.n.publish(o.ap, o.n.first.Load())
+	if o.retry {
+		o.n.queue.poke() // the window has room again
+	}
 	return nil
 }
 
@@ -110,4 +115,15 @@ func (o *owner) trim(res applyResult) (uint64, error) {
 	o.n.filtered.pruneBelow(before)
 	o.n.log.Info("trimmed", "before", before, "slot", res.slot)
 	return before, nil
+}
+
+// count updates the delivery counters for one applied slot.
+func (o *owner) count(e *paxos.Entry, res applyResult) {
+	switch {
+	case res.v == vDelivered:
+		o.n.counters.delivered.Add(1)
+		o.n.counters.deliveredBytes.Add(uint64(len(e.Data)))
+	case res.decoded && res.h.kind == kindUser:
+		o.n.counters.filtered.Add(1)
+	}
 }

@@ -51,9 +51,10 @@
 //	+------+-------+-----------+---------+-------------+-------------+---------+
 //
 // kind: 1 user append, 2 barrier (CheckTail), 3 trim. flags bit 0:
-// conditional (then expect, the expected last delivered index, follows).
-// before follows for trims. No-op slots and data this package cannot
-// decode are never delivered.
+// conditional (then expect, the expected last delivered index, follows);
+// bit 1: no dedup (Node.Append: the identity only matches the entry to its
+// waiter). before follows for trims. No-op slots and data this package
+// cannot decode are never delivered.
 //
 // # Verdicts, exactly-once and what consumers see
 //
@@ -64,16 +65,25 @@
 // and the index of a delivered entry is its slot: indexes are increasing,
 // not dense.
 //
-// Dedup: each append carries (client id, seq). A per-client table keeps
-// the outcome (first copy's index, or the failed condition) of the last
-// 1024 sequence numbers of each client (a ring of at most 16 KiB). A (client, seq) already in the
-// table is filtered and its appender gets the first copy's outcome; a seq
-// at or below (the client's highest seq - 1024) is filtered with
-// ErrSeqTooOld. Eviction is deterministic and measured in slots: a client
-// with no append in 2^22 slots is dropped (checked every 4096 slots), and
-// beyond 1024 clients the one whose last append is oldest (lowest id on a
-// tie) is dropped. These bounds are constants, identical on every replica.
-// Client id 0 means "no dedup".
+// Dedup: each Client append carries (client id, seq). A per-client table
+// keeps the outcome (first copy's index, or the failed condition) of the
+// last 1024 sequence numbers of each client, in a ring of at most 16 KiB
+// that grows only when an in-window outcome would be overwritten (so its
+// answers do not depend on how it was built). A (client, seq) already in
+// the table is filtered and its appender gets the first copy's outcome; a
+// seq at or below (the client's highest seq - 1024) is filtered with
+// ErrSeqTooOld (a Client keeps at most 768 entries in flight, so its own
+// retries never hit this). Eviction is deterministic and measured in
+// slots: a client with no append in 2^22 slots is dropped (checked every
+// 4096 slots), and beyond 1024 clients the one whose last append is oldest
+// (lowest id on a tie) is dropped: at most 16 MiB. These bounds are
+// constants, identical on every replica. Client id 0 means "no dedup".
+//
+// Node.Append and AppendBatch (in-process) use a node-unique identity
+// with the no-dedup flag: any number of concurrent callers, and an entry
+// whose slot went to another leader's value is re-proposed safely (that
+// copy can never be chosen). Their outcome after ErrNotLeader, ErrClosed
+// or a context error is unknown; use a Client for exactly-once retries.
 //
 // How a tail that starts mid-log knows the verdicts: non-user slots are
 // recognised from their own data; the rare user slots that were NOT
@@ -118,6 +128,14 @@
 // (Client.Tail) use paxnet's credit flow control: the server sends at most
 // the credit the consumer granted, so a stalled consumer costs the server
 // one batch (256 entries / 256 KiB) plus the granted credit.
+//
+// # Observability
+//
+// Status reports role, leader, ballot, first/last/applied indexes, the
+// in-flight and queued counts and, on the leader, each peer's match index
+// and lag. Metrics returns counters (fsyncs and their total latency,
+// proposals, commit latency, deliveries, filtered duplicates, leader
+// changes, open tails).
 //
 // # Close
 //

@@ -74,6 +74,8 @@ func (h *handler) HandleTail(ctx context.Context, req *paxnet.TailRequest, out p
 		return tailError(&TrimmedError{Index: from, First: first})
 	}
 	t := &localTail{n: n, next: from}
+	n.counters.tails.Add(1)
+	defer n.counters.tails.Add(-1)
 	for {
 		batch, err := t.nextBatch(ctx, tailBatchEntries, tailBatchBytes)
 		if err != nil {

@@ -92,19 +92,22 @@ func (o *owner) step(m paxos.Message) int {
 	return size
 }
 
-// work proposes what is queued and handles every Ready, proposing again
-// after each one: appends that arrived during an fsync go into the next
-// Accept at once (pipelining), many of them per Propose (group commit).
+// work proposes what is queued and handles every Ready. Appends that
+// arrive during an fsync are proposed by the next iteration, many per
+// Propose (group commit), while the previous batch is still being
+// accepted (pipelining). Between iterations the loop steps inbound
+// messages, so acknowledgements are never starved by a stream of appends.
 func (o *owner) work() error {
-	for {
-		o.propose()
-		if !o.core.HasReady() {
-			return nil
-		}
+	o.propose()
+	for o.core.HasReady() {
 		if err := o.handleReady(o.core.Ready()); err != nil {
 			return err
 		}
 	}
+	if len(o.backlog) > 0 && !o.retry {
+		o.n.queue.poke() // more than one Ready's worth was queued
+	}
+	return nil
 }
 
 // handleReady performs one Ready in the order the paxos contract requires.
@@ -122,7 +125,11 @@ func (o *owner) handleReady(rd paxos.Ready) error {
 	if len(rd.Persist) > 0 {
 		start := time.Now()
 		err := o.n.store.Persist(rd.Persist)
-		if d := time.Since(start); d > slowPersist {
+		d := time.Since(start)
+		o.n.counters.persists.Add(1)
+		o.n.counters.persistRecords.Add(uint64(len(rd.Persist)))
+		o.n.counters.persistNanos.Add(uint64(d))
+		if d > slowPersist {
 			o.n.log.Warn("slow persist", "records", len(rd.Persist), "duration", d)
 		}
 		if err != nil {
@@ -147,6 +154,9 @@ func (o *owner) handleReady(rd paxos.Ready) error {
 // setSoft publishes the role and fails waiters when leadership is lost.
 func (o *owner) setSoft(s paxos.SoftState) {
 	if cur := o.n.soft.Load(); *cur != s {
+		if cur.Leader != s.Leader {
+			o.n.counters.leaderChanges.Add(1)
+		}
 		o.n.soft.Store(&s)
 		o.n.log.Debug("soft state", "role", s.Role, "leader", s.Leader, "ballot", s.Ballot)
 	}

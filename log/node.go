@@ -39,6 +39,7 @@ type Node struct {
 	first         atomic.Uint64 // first slot held (trim point)
 	soft          atomic.Pointer[paxos.SoftState]
 	inflight      atomic.Int64 // proposed, not yet chosen (this node as leader)
+	counters      counters
 
 	ctrl    chan func(*owner) // work run in the owner goroutine (Status)
 	stop    chan struct{}     // closed by Close

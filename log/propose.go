@@ -38,6 +38,8 @@ func (o *owner) propose() {
 				continue
 			}
 			o.register(first, refs)
+			o.n.counters.proposeCalls.Add(1)
+			o.n.counters.proposed.Add(uint64(len(data)))
 		}
 		o.resolveEarly(taken)
 		o.n.queue.release(o.release(taken))

@@ -3,6 +3,7 @@ package log
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // key identifies one proposed entry: (client id, sequence number). User
@@ -28,6 +29,8 @@ type proposal struct {
 	set       []bool
 	remaining int
 	done      chan struct{}
+	start     time.Time
+	onDone    func(*proposal) // owner: counts the commit
 }
 
 func newProposal(hdrs []header, data [][]byte) *proposal {
@@ -43,6 +46,9 @@ func (p *proposal) complete(i int, r result) {
 	p.set[i], p.res[i] = true, r
 	p.remaining--
 	if p.remaining == 0 {
+		if p.onDone != nil {
+			p.onDone(p)
+		}
 		close(p.done)
 	}
 }
@@ -99,6 +105,14 @@ func (q *proposalQueue) push(ctx context.Context, p *proposal) error {
 			return &BackpressureError{Queued: queued}
 		case <-space:
 		}
+	}
+}
+
+// poke wakes the owner without queueing anything.
+func (q *proposalQueue) poke() {
+	select {
+	case q.signal <- struct{}{}:
+	default:
 	}
 }
 

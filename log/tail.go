@@ -61,7 +61,8 @@ func (n *Node) Tail(ctx context.Context, from uint64) (*TailStream, error) {
 		return nil, &TrimmedError{Index: from, First: first}
 	}
 	t := &localTail{n: n, next: from}
-	return newTailStream(ctx, t.next1, nil), nil
+	n.counters.tails.Add(1)
+	return newTailStream(ctx, t.next1, func() { n.counters.tails.Add(-1) }), nil
 }
 
 // next1 returns the next delivered entry, blocking until there is one.

@@ -1,0 +1,199 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Log lines the harness waits for (written by the paxlog binary).
+const (
+	crashLine = "storage fault: crash point" // storage/faultenv_on.go, before it SIGKILLs itself
+	fatalLine = "stopping after a fatal error" // replog owner loop, fail-stop after a failed persist
+)
+
+// inject applies fault f, keeps it for a hold time and returns a
+// description. heal (called next by round) undoes partitions and pauses and
+// restarts what is down.
+func (r *runner) inject(ctx context.Context, f Fault) (string, error) {
+	n := r.cl.N()
+	switch f {
+	case KillMinority:
+		return r.killMinority(ctx)
+	case KillAll:
+		for id := 1; id <= n; id++ {
+			r.cl.Kill(id)
+		}
+		r.rep.Counts[f.String()]++
+		return "all replicas", r.hold(ctx, r.holdTime()/2)
+	case Partition:
+		shape := partition(r.cl, r.rng)
+		r.rep.Counts[f.String()]++
+		r.rep.Counts["partition/"+strings.Fields(shape)[0]]++
+		return shape, r.hold(ctx, r.holdTime())
+	case Pause:
+		victims := ids(minority(r.rng, n))
+		if l := r.leader(ctx); l != 0 && r.rng.IntN(2) == 0 {
+			victims[0] = l
+		}
+		for _, id := range victims {
+			if err := r.cl.Pause(id); err != nil {
+				return "", err
+			}
+		}
+		r.rep.Counts[f.String()]++
+		return fmt.Sprintf("SIGSTOP %v", victims), r.hold(ctx, r.holdTime())
+	case CrashUnsynced:
+		return r.crashPoints(ctx, []int{r.rng.IntN(n) + 1}, f)
+	case CrashMajority:
+		return r.crashPoints(ctx, ids(majority(r.rng, n)), f)
+	case Wipe:
+		id := r.rng.IntN(n) + 1
+		r.cl.Kill(id)
+		if err := r.cl.Wipe(id); err != nil {
+			return "", err
+		}
+		if err := r.cl.Start(id, ""); err != nil {
+			return "", err
+		}
+		r.rep.Counts[f.String()]++
+		return fmt.Sprintf("replica %d", id), r.hold(ctx, r.holdTime())
+	case DiskError:
+		return r.diskError(ctx)
+	}
+	return "", fmt.Errorf("chaos: unknown fault %d", f)
+}
+
+// killMinority SIGKILLs a minority (half the time including the leader)
+// and, when the leader died, measures the time to the first append that
+// succeeds afterwards.
+func (r *runner) killMinority(ctx context.Context) (string, error) {
+	victims := ids(minority(r.rng, r.cl.N()))
+	leader := r.leader(ctx)
+	if leader != 0 && r.rng.IntN(2) == 0 && !slices.Contains(victims, leader) {
+		victims[0] = leader
+		slices.Sort(victims)
+	}
+	killed := time.Now()
+	for _, id := range victims {
+		r.cl.Kill(id)
+	}
+	r.rep.Counts[KillMinority.String()] += len(victims)
+	r.rep.Counts["kill-minority/events"]++
+	desc := fmt.Sprintf("SIGKILL %v", victims)
+	if leader == 0 || !slices.Contains(victims, leader) {
+		return desc, r.hold(ctx, r.holdTime())
+	}
+	r.rep.Counts["kill-minority/leader"]++
+	pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for {
+		_, err := r.probeAppend(pctx, 300*time.Millisecond)
+		if err == nil {
+			d := time.Since(killed)
+			r.rep.Recovery = append(r.rep.Recovery, d)
+			desc += fmt.Sprintf(" (leader %d; first append after %s)", leader, d.Round(time.Millisecond))
+			break
+		}
+		if pctx.Err() != nil {
+			r.rep.Recovery = append(r.rep.Recovery, time.Since(killed))
+			desc += fmt.Sprintf(" (leader %d; no append succeeded within 20s)", leader)
+			break
+		}
+	}
+	return desc, r.hold(ctx, r.cfg.Hold)
+}
+
+// crashPoints restarts each victim armed with a crash point a few fsyncs
+// ahead and waits until each has crashed (losing its unsynced writes).
+func (r *runner) crashPoints(ctx context.Context, victims []int, f Fault) (string, error) {
+	var parts []string
+	offsets := map[int]int64{}
+	for _, id := range victims {
+		r.cl.Kill(id)
+		offsets[id] = fileSize(r.cl.Node(id).Log)
+		at := 2 + r.rng.IntN(30)
+		if err := r.cl.Start(id, fmt.Sprintf("crash@%d", at)); err != nil {
+			return "", err
+		}
+		parts = append(parts, fmt.Sprintf("%d@%d", id, at))
+	}
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for _, id := range victims {
+		exited, _ := r.cl.Exited(id)
+		select {
+		case <-exited:
+		case <-wctx.Done():
+		}
+		if hasLine(r.cl.Node(id).Log, offsets[id], crashLine) {
+			r.rep.Counts[f.String()]++
+		} else {
+			r.rep.Missed[f.String()]++
+			parts = append(parts, fmt.Sprintf("(%d: crash point not reached)", id))
+		}
+		r.cl.Kill(id)
+	}
+	return "crash points " + strings.Join(parts, " "), nil
+}
+
+// diskError restarts a replica armed with an fsync or write error and waits
+// until it reports the fail-stop (or exits).
+func (r *runner) diskError(ctx context.Context) (string, error) {
+	id := r.rng.IntN(r.cl.N()) + 1
+	kinds := []string{"fsync-eio", "fsync-enospc", "write-eio", "write-enospc"}
+	spec := fmt.Sprintf("%s@%d", kinds[r.rng.IntN(len(kinds))], 2+r.rng.IntN(20))
+	r.cl.Kill(id)
+	off := fileSize(r.cl.Node(id).Log)
+	if err := r.cl.Start(id, spec); err != nil {
+		return "", err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	exited, _ := r.cl.Exited(id)
+	for !hasLine(r.cl.Node(id).Log, off, fatalLine) {
+		select {
+		case <-exited:
+		case <-wctx.Done():
+		case <-time.After(20 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	desc := fmt.Sprintf("replica %d armed with %s", id, spec)
+	if hasLine(r.cl.Node(id).Log, off, fatalLine) {
+		r.rep.Counts[DiskError.String()]++
+		r.rep.Counts["disk-error/"+strings.Split(spec, "@")[0]]++
+		if r.cl.Running(id) {
+			desc += "; stopped (process kept running: no exit on a fatal error)"
+			r.rep.Counts["disk-error/kept-running"]++
+		} else {
+			desc += "; stopped and exited"
+		}
+	} else {
+		r.rep.Missed[DiskError.String()]++
+		desc += "; error not reached"
+	}
+	r.cl.Kill(id)
+	return desc, nil
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// hasLine reports whether the file holds s after offset.
+func hasLine(path string, offset int64, s string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil || int64(len(b)) < offset {
+		return false
+	}
+	return strings.Contains(string(b[offset:]), s)
+}

@@ -14,6 +14,10 @@ import (
 // BenchmarkFrameEncode encodes a 64-entry Accept (256-byte entries) into
 // a reused buffer.
 func BenchmarkFrameEncode(b *testing.B) {
+	b.Run("entries=64/size=256", benchFrameEncode)
+}
+
+func benchFrameEncode(b *testing.B) {
 	m := accept64()
 	fe := newFrameEncoder(newHandle(DefaultMaxFrame), DefaultMaxFrame)
 	body, _ := fe.encode(framePeer, &m)
@@ -29,6 +33,10 @@ func BenchmarkFrameEncode(b *testing.B) {
 // BenchmarkFrameDecode scans and decodes the same frame with a reused
 // decoder into a fresh Message (as a connection reader does).
 func BenchmarkFrameDecode(b *testing.B) {
+	b.Run("entries=64/size=256", benchFrameDecode)
+}
+
+func benchFrameDecode(b *testing.B) {
 	m := accept64()
 	f := encodeFrame(b, framePeer, &m)
 	body := f[frameHeaderLen:]
@@ -46,6 +54,10 @@ func BenchmarkFrameDecode(b *testing.B) {
 // BenchmarkFrameRead reads whole frames (header, body, decode) from a
 // stream through a frameReader.
 func BenchmarkFrameRead(b *testing.B) {
+	b.Run("entries=64/size=256", benchFrameRead)
+}
+
+func benchFrameRead(b *testing.B) {
 	m := accept64()
 	f := encodeFrame(b, framePeer, &m)
 	stream := bytes.Repeat(f, 64)
@@ -72,6 +84,10 @@ func BenchmarkFrameRead(b *testing.B) {
 // transport to another over loopback, with a window so that queues never
 // overflow, and reports delivered messages per second.
 func BenchmarkLoopback(b *testing.B) {
+	b.Run("msg=heartbeat/window=16384", benchLoopback)
+}
+
+func benchLoopback(b *testing.B) {
 	const window = 16384
 	addr1, addr2 := freeAddr(b), freeAddr(b)
 	peers := map[paxos.NodeID]string{1: addr1, 2: addr2}

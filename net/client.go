@@ -302,6 +302,10 @@ type TailStream struct {
 // a protocol violation.
 func (ts *TailStream) push(entries []TailEntry) error {
 	ts.mu.Lock()
+	if ts.err != nil { // closed by the consumer; late frames are dropped
+		ts.mu.Unlock()
+		return nil
+	}
 	if len(ts.buf)+len(entries) > ts.credit {
 		ts.mu.Unlock()
 		return fmt.Errorf("%w: server sent %d entries beyond credit %d", ErrMalformed, len(ts.buf)+len(entries), ts.credit)

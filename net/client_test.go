@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,13 +193,21 @@ func TestClientConnFailsWhenServerCloses(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.Call(context.Background(), &Request{Op: OpRead, Index: 0}) // blocks in the handler
+		// Blocks in the handler until the server closes: the answer is
+		// either the handler's ErrShutdown (if it got out first) or a
+		// connection error.
+		r, err := c.Call(context.Background(), &Request{Op: OpRead, Index: 0})
+		if err == nil && r.Err != ErrShutdown {
+			err = fmt.Errorf("unexpected response %+v", r)
+		} else if err == nil {
+			err = errors.New(r.Msg)
+		}
 		done <- err
 	}()
 	waitFor(t, 5*time.Second, "tail running", func() bool { return h.tailSent.Load() == 4 })
 	s.Close() // cancels handlers, closes the connection
-	if err := <-done; err == nil {
-		t.Fatal("call survived server close")
+	if err := <-done; err == nil || strings.Contains(err.Error(), "unexpected") {
+		t.Fatalf("call across server close: %v", err)
 	}
 	for {
 		if _, err := ts.Recv(dialCtx(t)); err != nil {

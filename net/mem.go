@@ -136,8 +136,10 @@ func (mn *MemNetwork) Stop(id paxos.NodeID) {
 	}
 }
 
-// Dial opens a client connection to node id over an in-memory pipe; the
-// node serves it with its ClientHandler, exactly as a TCP Server would.
+// Dial opens a client connection to node id over an in-memory pipe
+// (net.Pipe); the node serves it with its ClientHandler through the same
+// framing, handshake and client protocol as a TCP Server. cfg.TLS is
+// ignored: the pipe never leaves the process.
 func (mn *MemNetwork) Dial(ctx context.Context, id paxos.NodeID, cfg ClientConfig) (*ClientConn, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

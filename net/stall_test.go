@@ -100,7 +100,10 @@ func TestStalledPeerDoesNotBlockOthers(t *testing.T) {
 	}
 	st := s1.Stats()
 	t.Logf("slowest Send %v; peer 3: %+v", slowest, st.Peers[3])
-	if slowest > 100*time.Millisecond {
+	// A Send that waited for the stalled writer would wait for its
+	// WriteTimeout (a minute); anything far below is scheduling noise on a
+	// loaded machine.
+	if slowest > 2*time.Second {
 		t.Fatalf("a Send took %v", slowest)
 	}
 	if st.Peers[3].QueueDrops == 0 || st.Peers[2].QueueDrops != 0 {

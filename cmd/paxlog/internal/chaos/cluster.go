@@ -83,10 +83,10 @@ type Node struct {
 // Cluster runs the replicas and the proxy mesh.
 type Cluster struct {
 	cfg   ClusterConfig
-	nodes []*Node                 // index id-1
-	links map[[2]int]*Link        // (from, to)
-	mu    sync.Mutex              // guards Node process fields
-	logs  map[int]*os.File        // per-node log files
+	nodes []*Node          // index id-1
+	links map[[2]int]*Link // (from, to)
+	mu    sync.Mutex       // guards Node process fields
+	logs  map[int]*os.File // per-node log files
 }
 
 // StartCluster creates the proxies and starts every replica.

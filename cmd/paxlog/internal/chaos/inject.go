@@ -11,7 +11,7 @@ import (
 
 // Log lines the harness waits for (written by the paxlog binary).
 const (
-	crashLine = "storage fault: crash point" // storage/faultenv_on.go, before it SIGKILLs itself
+	crashLine = "storage fault: crash point"   // storage/faultenv_on.go, before it SIGKILLs itself
 	fatalLine = "stopping after a fatal error" // replog owner loop, fail-stop after a failed persist
 )
 

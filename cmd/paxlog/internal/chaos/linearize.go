@@ -25,8 +25,8 @@ type LinConfig struct {
 // LinResult summarizes a linearizability check.
 type LinResult struct {
 	Windows    int
-	Ops        int      // operations checked
-	Dropped    int      // failed appends that never took effect, failed reads and checktails
+	Ops        int // operations checked
+	Dropped    int // failed appends that never took effect, failed reads and checktails
 	Violations []Violation
 	Files      []string // visualizations written
 }

@@ -8,10 +8,10 @@ import (
 
 // Inputs and outputs of the porcupine model.
 type (
-	appendIn    struct{ Value string }
-	appendOut   struct{ Index uint64 }
-	readIn      struct{ Index uint64 }
-	readOut     struct {
+	appendIn  struct{ Value string }
+	appendOut struct{ Index uint64 }
+	readIn    struct{ Index uint64 }
+	readOut   struct {
 		Found bool
 		Value string
 	}

@@ -52,7 +52,9 @@ type Report struct {
 }
 
 // Violations returns every checker violation.
-func (r *Report) Violations() []Violation { return append(append([]Violation(nil), r.Log...), r.Lin.Violations...) }
+func (r *Report) Violations() []Violation {
+	return append(append([]Violation(nil), r.Log...), r.Lin.Violations...)
+}
 
 // RecoveryStats returns the p50, p99 and maximum recovery time.
 func (r *Report) RecoveryStats() (p50, p99, maxd time.Duration) {

@@ -55,14 +55,14 @@ type MsgType uint8
 const (
 	MsgInvalid      MsgType = iota
 	MsgPrepare              // 1a: leader asks acceptors to promise Ballot for slots >= Slot
-	MsgPromise              // 1b: acceptor promises; Entries holds everything it accepted at slots >= Slot
+	MsgPromise              // 1b: acceptor promises; Entries holds everything it accepted at slots >= Slot above Commit (its durable chosen index), in parts covering [Slot, Slot+Count), Count 0 for the last
 	MsgAccept               // 2a: leader asks acceptors to accept Entries (consecutive slots) at Ballot
 	MsgAccepted             // 2b: acceptor accepted slots [Slot, Slot+Count) at Ballot
 	MsgNack                 // an acceptor refuses Ballot because it promised Hint (a higher ballot) or heard a live leader
 	MsgHeartbeat            // leader liveness; carries Commit
 	MsgHeartbeatAck         // follower answers a heartbeat (check-quorum for the leader)
 	MsgCatchUp              // ask a peer for chosen entries in [Slot, Slot+Count)
-	MsgChosen               // chosen entries (answer to CatchUp); receivers may mark them chosen directly
+	MsgChosen               // chosen entries (answer to CatchUp or Prepare); receivers may mark them chosen directly; Commit: the sender's chosen index
 	MsgTrimmed              // answer to CatchUp when the sender's log starts above Slot: restart at Slot
 	msgTypeCount
 )

@@ -88,7 +88,7 @@ func (n *Node) submit(ctx context.Context, hdrs []header, payloads [][]byte) ([]
 	for i := range todo {
 		todo[i] = i
 	}
-	for len(todo) > 0 {
+	for round := 0; len(todo) > 0; round++ {
 		if err := n.errIfStopped(); err != nil {
 			return nil, err
 		}
@@ -96,6 +96,10 @@ func (n *Node) submit(ctx context.Context, hdrs []header, payloads [][]byte) ([]
 			return nil, n.notLeader()
 		}
 		got, err := n.submitOnce(ctx, hdrs, payloads, todo)
+		if err != nil && round > 0 && len(todo) < len(hdrs) {
+			// Part of the call was appended in an earlier round.
+			return nil, fmt.Errorf("replog: append partly confirmed (outcome unknown): %w", err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -129,12 +133,12 @@ func (n *Node) submitOnce(ctx context.Context, hdrs []header, payloads [][]byte,
 		props = append(props, p)
 	}
 	out := make([]result, 0, len(todo))
-	for _, p := range props {
+	for i, p := range props {
 		select {
 		case <-p.done:
 			out = append(out, p.res...)
 		case <-ctx.Done():
-			return nil, fmt.Errorf("replog: append not confirmed (outcome unknown): %w", ctx.Err())
+			return nil, n.giveUp(ctx, props[i:], i == 0)
 		}
 	}
 	return out, nil
@@ -159,4 +163,20 @@ func (n *Node) countCommit(p *proposal) {
 	}
 	n.counters.commits.Add(uint64(len(p.res)))
 	n.counters.commitNano.Add(uint64(time.Since(p.start)) * uint64(len(p.res)))
+}
+
+// giveUp withdraws the proposals not yet taken into a Propose. If none of
+// them was taken, nothing of this call was appended: the window stayed full
+// until the deadline (*BackpressureError). Otherwise the outcome is unknown.
+func (n *Node) giveUp(ctx context.Context, props []*proposal, none bool) error {
+	withdrawn := true
+	for _, p := range props {
+		if !p.withdraw() {
+			withdrawn = false
+		}
+	}
+	if withdrawn && none {
+		return fmt.Errorf("%w (%w)", &BackpressureError{Queued: n.queue.queued()}, ctx.Err())
+	}
+	return fmt.Errorf("replog: append not confirmed (outcome unknown): %w", ctx.Err())
 }

@@ -152,3 +152,69 @@ func TestPersistFailureStops(t *testing.T) {
 	}
 	delete(c.nodes, id)
 }
+
+// TestBackpressure: when the in-flight window stays full, an append waits
+// for its deadline and fails with *BackpressureError (and was never
+// proposed); a full queue refuses at the deadline the same way.
+func TestBackpressure(t *testing.T) {
+	mem := paxnet.NewMemNetwork()
+	peers := map[paxos.NodeID]string{1: MemAddr(1), 2: MemAddr(2), 3: MemAddr(3)}
+	var nodes []*Node
+	defer func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	}()
+	for id := paxos.NodeID(1); id <= 3; id++ {
+		n, err := Start(Config{ID: id, ClusterID: "bp", Peers: peers, Store: NewMemStore(), Network: MemNetwork(mem),
+			MaxInflightSlots: 4, MaxQueued: 8, MaxBatchEntries: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var l *Node
+	waitFor(ctx, t, "leader", func() bool {
+		for _, n := range nodes {
+			if _, ok := n.Leader(); ok {
+				l = n
+				return true
+			}
+		}
+		return false
+	})
+	if _, err := l.Append(ctx, []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n != l {
+			mem.Stop(n.ID()) // nothing can be chosen any more
+		}
+	}
+	// Fill the window (4 slots): these stay in flight.
+	bg, stopBg := context.WithCancel(ctx)
+	defer stopBg()
+	for range 4 {
+		go l.Append(bg, []byte("stuck"))
+	}
+	waitFor(ctx, t, "window full", func() bool { return l.inflight.Load() == 4 })
+	short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancelShort()
+	_, err := l.AppendBatch(short, [][]byte{[]byte("a"), []byte("b")})
+	var be *BackpressureError
+	if !errors.As(err, &be) || !errors.Is(err, ErrBackpressure) {
+		t.Fatalf("append into a full window: %v", err)
+	}
+	// Fill the queue (8 entries) and see the next append refused.
+	for range 8 {
+		go l.Append(bg, []byte("queued"))
+	}
+	waitFor(ctx, t, "queue full", func() bool { return l.queue.queued() >= 8 })
+	short2, cancelShort2 := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancelShort2()
+	if _, err := l.Append(short2, []byte("c")); !errors.As(err, &be) {
+		t.Fatalf("append into a full queue: %v", err)
+	}
+}

@@ -30,6 +30,9 @@ func (o *owner) propose() {
 		if len(data) > 0 {
 			first, err := o.core.Propose(data)
 			if errors.Is(err, paxos.ErrBackpressure) {
+				for _, p := range o.backlog[:taken] {
+					p.state.CompareAndSwap(stateTaken, stateQueued) // appenders may withdraw again
+				}
 				o.retry = true
 				return
 			}
@@ -59,6 +62,10 @@ func (o *owner) nextBatch() (taken int, data [][]byte, refs []waitRef) {
 		}
 		if taken > 0 && (len(data)+len(p.data) > o.n.cfg.MaxBatchEntries || size+psize > o.n.cfg.MaxBatchBytes) {
 			break
+		}
+		if !p.claim() {
+			taken++ // withdrawn by its appender: released, never proposed
+			continue
 		}
 		for i, d := range p.data {
 			if p.set[i] || o.knownKey(p.hdrs[i]) {

@@ -3,6 +3,7 @@ package log
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,7 +32,25 @@ type proposal struct {
 	done      chan struct{}
 	start     time.Time
 	onDone    func(*proposal) // owner: counts the commit
+	// state: stateQueued until the owner takes it into a Propose
+	// (stateTaken), or until its appender gives up first (stateWithdrawn:
+	// then it is never proposed and the appender reports back-pressure).
+	state atomic.Int32
 }
+
+const (
+	stateQueued int32 = iota
+	stateTaken
+	stateWithdrawn
+)
+
+// claim marks p taken by the owner; false if its appender withdrew it.
+func (p *proposal) claim() bool {
+	return p.state.CompareAndSwap(stateQueued, stateTaken) || p.state.Load() == stateTaken
+}
+
+// withdraw marks p as never to be proposed; false if the owner took it.
+func (p *proposal) withdraw() bool { return p.state.CompareAndSwap(stateQueued, stateWithdrawn) }
 
 func newProposal(hdrs []header, data [][]byte) *proposal {
 	return &proposal{hdrs: hdrs, data: data, res: make([]result, len(data)),

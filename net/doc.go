@@ -112,4 +112,18 @@
 // most the granted credit, and the client grants more as its consumer calls
 // Recv, so a consumer that stops reading stops the server's handler in
 // TailSink.Send.
+//
+// # Measured
+//
+// go test ./net -run XXX -bench . -benchtime 2s on the 2-core AMD EPYC
+// development VM, shared with other builds (load average 10 to 17 during
+// the runs, so figures vary about 2x between runs):
+//
+//	FrameEncode, 64-entry Accept, 256-byte entries   400-1380 MB/s, 0 allocs/op
+//	FrameDecode (scan + decode, reused decoder)      180-630 MB/s, 67 allocs/op (one per entry's Data)
+//	Loopback, heartbeats between two Servers         315,000-637,000 messages/s
+//
+// Decoding one genuine 8 MiB bin allocates 132 MiB with go-msgpack's
+// default MaxInitLen and 8 MiB with this package's handle
+// (TestDecoderInitLenMeasured).
 package net

@@ -255,6 +255,9 @@ func testReconnect(t *testing.T, impl implementation) {
 			}
 			b.Send(msg(2, 1, 1))
 			recvUntil(t, a, 10*time.Second, func(m paxos.Message) bool { return m.From == 2 })
+			if st := a.Stats().Peers[2]; st.Reconnects == 0 || !st.Connected {
+				t.Fatalf("after restart: %+v", st)
+			}
 			return
 		case <-time.After(20 * time.Millisecond):
 		}

@@ -249,6 +249,7 @@ func (n *memNode) Close() error {
 // on a cut link, and delivers into p's inbox (dropping when it is full).
 func (n *memNode) runPeer(p *peer) {
 	defer n.wg.Done()
+	var last *memNode
 	for {
 		var m paxos.Message
 		select {
@@ -256,13 +257,15 @@ func (n *memNode) runPeer(p *peer) {
 		case <-n.ctx.Done():
 			return
 		}
-		if !n.deliver(p, m) {
+		if !n.deliver(p, m, &last) {
 			return
 		}
 	}
 }
 
-func (n *memNode) deliver(p *peer, m paxos.Message) bool {
+// deliver hands m to p's current incarnation; last is the incarnation the
+// previous message went to (a change counts as a reconnect).
+func (n *memNode) deliver(p *peer, m paxos.Message, last **memNode) bool {
 	for {
 		to, cut, changed := n.mn.route(n.cfg.NodeID, p.id)
 		if cut {
@@ -270,8 +273,12 @@ func (n *memNode) deliver(p *peer, m paxos.Message) bool {
 			return true
 		}
 		if to != nil && to.receive(n.cfg.NodeID, m) {
-			p.ctr.framesOut.Add(1)
+			if *last != nil && *last != to { // a new incarnation: a reconnect
+				p.ctr.reconnects.Add(1)
+			}
+			*last = to
 			p.ctr.connected.Store(true)
+			p.ctr.framesOut.Add(1)
 			return true
 		}
 		p.ctr.connected.Store(false)

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"unicode/utf8"
 
 	"github.com/spf13/pflag"
+
+	replog "github.com/paxlog/paxlog/log"
 )
 
 // tailCmd prints entries with their index.
@@ -62,14 +65,27 @@ func (t *tailCmd) run(c *cli, fs *pflag.FlagSet) error {
 	defer stream.Close()
 	out := bufio.NewWriter(c.stdout)
 	defer out.Flush()
+	next := t.from
 	for {
 		idx, data, err := stream.Next()
+		var te *replog.TrimmedError
+		if err != nil && t.from == 0 && errors.As(err, &te) && te.First >= next {
+			// "From the first held": a trim raced with the stream; go on
+			// from the new first index.
+			stream.Close()
+			if stream, err = cl.Tail(sctx, te.First); err != nil {
+				return t.client.explain(err)
+			}
+			defer stream.Close()
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil { // interrupted: a clean end for --follow
 				return nil
 			}
 			return t.client.explain(err)
 		}
+		next = idx + 1
 		print(out, idx, data)
 		if !t.follow && idx >= end {
 			return nil

@@ -39,7 +39,7 @@ func TestServeFailover(t *testing.T) {
 		logs[i] = &syncBuffer{}
 		p := &proc{cmd: exec.Command(bin, "serve", "--id", fmt.Sprint(i+1), "--cluster", "failover",
 			"--peers", strings.Join(peers, ","), "--data", t.TempDir(), "--tick", tick.String(),
-			"--election-ticks", fmt.Sprint(electionTicks)), out: logs[i], done: make(chan error, 1)}
+			"--election-ticks", fmt.Sprint(electionTicks), "--log-json"), out: logs[i], done: make(chan error, 1)}
 		p.cmd.Stdout, p.cmd.Stderr = logs[i], logs[i]
 		if err := p.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -101,5 +101,37 @@ func TestServeFailover(t *testing.T) {
 	t.Logf("tail took %s", time.Since(t1))
 	if err != nil || out != "before\nafter\n" {
 		t.Errorf("tail on the survivors: %q, %v", out, err)
+	}
+	checkServeLogs(t, logs[2].String(), "failover")
+}
+
+// checkServeLogs checks that a replica logged JSON lines (--log-json), one
+// configuration summary at start and at least one leader change.
+func checkServeLogs(t *testing.T, logs, cluster string) {
+	t.Helper()
+	starts, leaders := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("--log-json line is not JSON: %q", line)
+			continue
+		}
+		switch rec["@message"] {
+		case "starting replica":
+			starts++
+			for _, k := range []string{"id", "cluster", "peers", "data", "listen", "tls", "metrics", "election_timeout"} {
+				if _, ok := rec[k]; !ok {
+					t.Errorf("start line lacks %q: %s", k, line)
+				}
+			}
+			if rec["cluster"] != cluster {
+				t.Errorf("start line: cluster %v, want %s", rec["cluster"], cluster)
+			}
+		case "leader changed":
+			leaders++
+		}
+	}
+	if starts != 1 || leaders < 1 {
+		t.Errorf("replica logged %d start lines and %d leader changes\n%s", starts, leaders, logs)
 	}
 }

@@ -25,6 +25,7 @@
 //
 // # Data directory
 //
+//	Dir/LOCK              flock held while a Store is open (ErrLocked for a second opener; Linux only)
 //	Dir/identity          cluster id + node id (one record; Open refuses another cluster or node: ErrIdentity)
 //	Dir/chosen.meta       generation + base slot of the chosen log (one record)
 //	Dir/checkpoint        SetCheckpoint's slot + blob (one record)

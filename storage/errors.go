@@ -20,6 +20,9 @@ var (
 	// ErrIdentity: the data directory belongs to another cluster or node,
 	// or its identity file is missing while it holds data.
 	ErrIdentity = errors.New("storage: data directory identity mismatch")
+	// ErrLocked: another Store (in this or another process) has the data
+	// directory open.
+	ErrLocked = errors.New("storage: data directory in use")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("storage: closed")
 	// ErrNotFound: Entry of a slot above LastIndex (not chosen here yet).

@@ -124,6 +124,7 @@ func TestLostUnsyncedWrites(t *testing.T) {
 		t.Fatal("journal never compacted: the test does not cover compaction")
 	}
 	fsys.crash(t, o.Dir) // s is abandoned as a crashed process would be
+	s.lock.release()     // as the kernel does when a process dies
 	o.FS = nil
 	s2 := mustOpen(t, o)
 	defer mustClose(t, s2)

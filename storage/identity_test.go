@@ -35,6 +35,9 @@ func TestIdentity(t *testing.T) {
 		}
 	}
 	s = mustOpen(t, o) // the right identity still opens
+	if _, err := Open(o); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open of a directory in use: %v, want ErrLocked", err)
+	}
 	mustClose(t, s)
 
 	if err := os.Remove(filepath.Join(dir, identityFile)); err != nil {

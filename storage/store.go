@@ -43,6 +43,7 @@ type Store struct {
 	ckpt   atomic.Pointer[blob]
 	failed atomic.Pointer[error] // first write/fsync failure: poisoned
 	closed atomic.Bool
+	lock   *dirLock
 }
 
 // Open opens or creates the data directory opts.Dir and recovers it:
@@ -58,31 +59,42 @@ func Open(opts Options) (*Store, error) {
 	if err := s.fsys.MkdirAll(o.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("storage: create %s: %w", o.Dir, err)
 	}
-	if err := checkIdentity(s.fsys, &s.opts); err != nil {
+	if s.lock, err = lockDir(o.Dir); err != nil {
 		return nil, err
 	}
-	if err := s.openChosen(); err != nil {
+	if err := s.recover(); err != nil {
+		s.lock.release()
 		return nil, err
-	}
-	if err := s.openJournal(); err != nil {
-		s.chosen.close(false)
-		return nil, err
-	}
-	b, err := readBlob(s.fsys, o.Dir)
-	if err != nil {
-		s.closeLogs(false)
-		return nil, err
-	}
-	s.ckpt.Store(b)
-	if err := s.fsys.SyncDir(o.Dir); err != nil {
-		s.closeLogs(false)
-		return nil, fmt.Errorf("storage: fsync dir %s: %w", o.Dir, err)
 	}
 	v := s.view.Load()
 	s.acc.dropThrough(v.last)
 	s.log.Debug("opened", "dir", o.Dir, "first", v.first, "chosen", v.last,
 		"accepted", len(s.acc.entries), "promised", s.acc.promised)
 	return s, nil
+}
+
+// recover opens both logs and the checkpoint blob.
+func (s *Store) recover() error {
+	if err := checkIdentity(s.fsys, &s.opts); err != nil {
+		return err
+	}
+	if err := s.openChosen(); err != nil {
+		return err
+	}
+	if err := s.openJournal(); err != nil {
+		s.chosen.close(false)
+		return err
+	}
+	b, err := readBlob(s.fsys, s.opts.Dir)
+	if err == nil {
+		s.ckpt.Store(b)
+		err = s.fsys.SyncDir(s.opts.Dir)
+	}
+	if err != nil {
+		s.closeLogs(false)
+		return fmt.Errorf("storage: open %s: %w", s.opts.Dir, err)
+	}
+	return nil
 }
 
 // openChosen opens the chosen log of the generation named by chosen.meta.
@@ -169,6 +181,7 @@ func (s *Store) Close() error {
 	}
 	perr := s.usable()
 	s.closed.Store(true)
+	defer s.lock.release()
 	if err := s.closeLogs(perr != nil); err != nil {
 		return err
 	}

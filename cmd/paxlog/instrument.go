@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -15,26 +16,64 @@ import (
 // journal fsync) and Sync, a Network wrapper keeps the TCP server for its
 // Stats and wraps the client handler to time appends and count tails.
 
-// timedStore is a replog.Store that times its durable writes.
+// timedStore is a replog.Store that times its durable writes and notices
+// the first failed write: the store is then poisoned and the node stops
+// (fail-stop), so the process must exit (replog offers no stop
+// notification yet).
 type timedStore struct {
 	replog.Store
 	m         *nodeMetrics
 	closeOnce sync.Once
 	closeErr  error
+
+	failOnce sync.Once
+	failed   chan struct{} // closed at the first failed write
+	failErr  error         // that failure; read after failed is closed
+}
+
+func newTimedStore(st replog.Store, m *nodeMetrics) *timedStore {
+	return &timedStore{Store: st, m: m, failed: make(chan struct{})}
+}
+
+// check records the first write failure.
+func (s *timedStore) check(op string, err error) error {
+	if err != nil {
+		s.failOnce.Do(func() {
+			s.failErr = fmt.Errorf("%s: %w", op, err)
+			close(s.failed)
+		})
+	}
+	return err
 }
 
 func (s *timedStore) Persist(recs []paxos.Record) error {
 	t0 := time.Now()
 	err := s.Store.Persist(recs)
 	s.m.fsync.WithLabelValues("persist").Observe(time.Since(t0).Seconds())
-	return err
+	return s.check("persist", err)
 }
 
 func (s *timedStore) Sync() error {
 	t0 := time.Now()
 	err := s.Store.Sync()
 	s.m.fsync.WithLabelValues("sync").Observe(time.Since(t0).Seconds())
-	return err
+	return s.check("sync", err)
+}
+
+func (s *timedStore) AppendChosen(entries []paxos.Entry) error {
+	return s.check("append to the chosen log", s.Store.AppendChosen(entries))
+}
+
+func (s *timedStore) TrimChosen(before uint64) error {
+	return s.check("trim", s.Store.TrimChosen(before))
+}
+
+func (s *timedStore) ResetChosen(first uint64) error {
+	return s.check("reset the chosen log", s.Store.ResetChosen(first))
+}
+
+func (s *timedStore) SetCheckpoint(slot uint64, data []byte) error {
+	return s.check("checkpoint", s.Store.SetCheckpoint(slot, data))
 }
 
 // Close closes the store once (replog closes it on Close and on a failed

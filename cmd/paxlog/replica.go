@@ -29,6 +29,8 @@ type replicaConfig struct {
 	// default (10).
 	ElectionTicks int
 	Logger        hclog.Logger
+	// FS replaces the file system under storage (tests inject failures).
+	FS storage.FS
 	// Leaders, shared by the replicas of one process, logs each leader
 	// change once; nil: this replica logs its own.
 	Leaders *leaderLog
@@ -69,11 +71,12 @@ func (rc replicaConfig) electionTimeout() time.Duration {
 
 // replica is one running replica with its metrics and leader watcher.
 type replica struct {
-	cfg  replicaConfig
-	node *replog.Node
-	net  *meteredNetwork
-	m    *nodeMetrics
-	log  hclog.Logger
+	cfg   replicaConfig
+	node  *replog.Node
+	net   *meteredNetwork
+	m     *nodeMetrics
+	store *timedStore
+	log   hclog.Logger
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -92,11 +95,11 @@ func startReplica(rc replicaConfig) (*replica, error) {
 	logger := rc.Logger
 	m := newNodeMetrics()
 	st, err := storage.Open(storage.Options{Dir: rc.Dir, ClusterID: rc.Cluster, NodeID: uint64(rc.ID),
-		Logger: logger.With("node", uint64(rc.ID))})
+		Logger: logger.With("node", uint64(rc.ID)), FS: rc.FS})
 	if err != nil {
 		return nil, fmt.Errorf("replica %d: data directory %s: %w", rc.ID, rc.Dir, err)
 	}
-	ts := &timedStore{Store: st, m: m}
+	ts := newTimedStore(st, m)
 	nw := &meteredNetwork{m: m}
 	node, err := replog.Start(replog.Config{ID: rc.ID, ClusterID: rc.Cluster, Listen: rc.Listen, Peers: rc.Peers,
 		TLS: rc.TLS, TickInterval: rc.Tick, ElectionTicks: rc.ElectionTicks, Logger: logger,
@@ -108,7 +111,7 @@ func startReplica(rc replicaConfig) (*replica, error) {
 		}
 		return nil, fmt.Errorf("replica %d: %w", rc.ID, err)
 	}
-	r := &replica{cfg: rc, node: node, net: nw, m: m, log: logger, stop: make(chan struct{})}
+	r := &replica{cfg: rc, node: node, net: nw, m: m, store: ts, log: logger, stop: make(chan struct{})}
 	r.wg.Add(1)
 	go r.watch()
 	return r, nil
@@ -155,6 +158,15 @@ func (r *replica) ready() (bool, string) {
 		return false, fmt.Sprintf("replica %d: applied %d of %d", r.cfg.ID, st.Applied, st.Last)
 	}
 	return true, fmt.Sprintf("replica %d: leader %d, applied %d", r.cfg.ID, st.LeaderID, st.Applied)
+}
+
+// failed is closed when the replica's store fails a write; the node has
+// then stopped for good (fail-stop) and err says why.
+func (r *replica) failed() (<-chan struct{}, func() error) {
+	return r.store.failed, func() error {
+		return fmt.Errorf("replica %d stopped after a storage failure in %s (restart it; it recovers every acknowledged write): %w",
+			r.cfg.ID, r.cfg.Dir, r.store.failErr)
+	}
 }
 
 // Close stops the watcher and the node (the node syncs and closes its store).

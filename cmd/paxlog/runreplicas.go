@@ -22,8 +22,25 @@ func runReplicas(c *cli, logger hclog.Logger, rcs []replicaConfig, metricsAddr s
 	if started != nil {
 		started(ctx, rs, ops)
 	}
-	<-ctx.Done()
-	return stopAll(logger, rs, ops)
+	failed := make(chan error, len(rs))
+	for _, r := range rs {
+		ch, why := r.failed()
+		go func() {
+			select {
+			case <-ch:
+				failed <- why()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		return stopAll(logger, rs, ops)
+	case err := <-failed:
+		logger.Error("replica failed; shutting down", "error", err)
+		stopAll(logger, rs, ops)
+		return err
+	}
 }
 
 // startAll starts the replicas and the metrics server; on an error it

@@ -12,10 +12,12 @@
 // # The node loop
 //
 // One goroutine (the owner) drives the paxos core. It ticks every
-// Config.TickInterval (default 10 ms; the election timeout is
-// ElectionTicks*TickInterval, randomized up to twice that: 500 ms to 1 s by
-// default, heartbeats every 50 ms), steps inbound messages, proposes queued appends and handles
-// each Ready in the order of the paxos contract:
+// Config.TickInterval from a time.Ticker (default 10 ms; the election
+// timeout is ElectionTicks*TickInterval, randomized up to twice that: 500
+// ms to 1 s by default; heartbeats every HeartbeatTicks, 50 ms), steps
+// inbound messages (at most 256 or 2 MiB of entries before handling a
+// Ready), proposes queued appends and handles each Ready in the order of
+// the paxos contract:
 //
 //  1. send Ready.Eager at once (a leader's accepts leave while it fsyncs);
 //  2. Persist the Ready's records with ONE fsync. This is the durability
@@ -28,13 +30,17 @@
 //  5. Advance.
 //
 // Group commit and pipelining: appenders put proposals in a bounded queue
-// (Config.MaxQueued entries); after every Ready the owner drains the queue
-// into as few Propose calls as MaxBatchEntries/MaxBatchBytes allow, so the
-// appends that arrived during one fsync share the next Accept message and
-// the next fsync on every replica. When the paxos window is full
-// (paxos.ErrBackpressure) they stay queued; an appender that finds the
-// queue full waits up to its context deadline, then gets
-// *BackpressureError. Nothing grows without bound.
+// (Config.MaxQueued entries); each loop iteration drains the queue into as
+// few Propose calls as MaxBatchEntries/MaxBatchBytes allow (at most 2 MiB
+// per Ready), so the appends that arrived during one fsync share the next
+// Accept message and the next fsync on every replica, while earlier
+// batches are still being accepted. When the paxos window is full
+// (paxos.ErrBackpressure) proposals stay queued. An appender whose
+// deadline passes before its proposal was taken into a Propose withdraws
+// it and gets *BackpressureError (nothing was appended); one that finds
+// the queue full waits up to its deadline, then gets the same. After a
+// proposal was taken, a deadline gives an "outcome unknown" context
+// error. Nothing grows without bound.
 //
 // Appends that reach a follower are redirected, not forwarded: they fail
 // with *NotLeaderError naming the leader's id and address, and the Client

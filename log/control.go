@@ -53,22 +53,54 @@ func (n *Node) checkTailOnce(ctx context.Context) (uint64, error) {
 	return n.askLeader(ctx, leader)
 }
 
-// askLeader runs OpCheckTail on the leader.
+// askLeader runs OpCheckTail on the leader, over a connection kept for
+// the next call.
 func (n *Node) askLeader(ctx context.Context, leader paxos.NodeID) (uint64, error) {
 	addr := n.cfg.Peers[leader]
-	conn, err := n.cfg.Network.Dial(ctx, addr, paxnet.ClientConfig{ClusterID: n.cfg.ClusterID, TLS: n.cfg.TLS, Logger: n.log})
+	conn, err := n.leaderConn(ctx, addr)
 	if err != nil {
-		return 0, fmt.Errorf("replog: dial leader %d at %s: %w", leader, addr, ErrNotLeader)
+		return 0, fmt.Errorf("replog: dial leader %d at %s: %v: %w", leader, addr, err, ErrNotLeader)
 	}
-	defer conn.Close()
 	resp, err := conn.Call(ctx, &paxnet.Request{Op: paxnet.OpCheckTail})
 	if err != nil {
+		n.dropLeaderConn(conn)
 		return 0, fmt.Errorf("replog: check tail at leader %d: %v: %w", leader, err, ErrNotLeader)
 	}
 	if err := responseError(resp); err != nil {
 		return 0, err
 	}
 	return resp.Index, nil
+}
+
+// leaderConn returns the kept connection to addr, dialing when needed.
+func (n *Node) leaderConn(ctx context.Context, addr string) (Conn, error) {
+	n.connMu.Lock()
+	defer n.connMu.Unlock()
+	if n.conn != nil && n.connAddr == addr {
+		return n.conn, nil
+	}
+	if n.conn != nil {
+		n.conn.Close()
+		n.conn = nil
+	}
+	if err := n.errIfStopped(); err != nil {
+		return nil, err
+	}
+	conn, err := n.cfg.Network.Dial(ctx, addr, paxnet.ClientConfig{ClusterID: n.cfg.ClusterID, TLS: n.cfg.TLS, Logger: n.log})
+	if err != nil {
+		return nil, err
+	}
+	n.conn, n.connAddr = conn, addr
+	return conn, nil
+}
+
+func (n *Node) dropLeaderConn(conn Conn) {
+	n.connMu.Lock()
+	defer n.connMu.Unlock()
+	if n.conn == conn {
+		n.conn.Close()
+		n.conn = nil
+	}
 }
 
 // Trim drops every entry below before on every replica: a trim entry goes

@@ -48,6 +48,10 @@ type Node struct {
 	closeMu sync.Mutex
 	closed  bool
 	fatal   atomic.Pointer[error] // first fatal error (fail-stop)
+
+	connMu   sync.Mutex // guards the connection a follower keeps to the leader
+	conn     Conn
+	connAddr string
 }
 
 // Start opens the data directory (or cfg.Store), rebuilds the dedup table
@@ -175,6 +179,12 @@ func (n *Node) Close() error {
 	n.closeMu.Unlock()
 	close(n.stop)
 	<-n.done
+	n.connMu.Lock()
+	if n.conn != nil {
+		n.conn.Close()
+		n.conn = nil
+	}
+	n.connMu.Unlock()
 	if p := n.fatal.Load(); p != nil {
 		return *p
 	}

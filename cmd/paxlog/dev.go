@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -138,11 +139,13 @@ func (d *devCmd) printWelcome(ctx context.Context, w io.Writer, rs []*replica, o
 		flags += " --cluster " + d.cluster
 	}
 	fmt.Fprintf(w, "\nTry, in another terminal:\n")
-	fmt.Fprintf(w, "  %s append%s one two three     # prints each entry's index\n", self, flags)
-	fmt.Fprintf(w, "  %s tail%s                     # prints index and data of every entry\n", self, flags)
-	fmt.Fprintf(w, "  %s tail%s --follow            # ... and waits for new ones\n", self, flags)
-	fmt.Fprintf(w, "  %s status%s                   # leader, ballot, per-replica indexes\n", self, flags)
-	fmt.Fprintf(w, "  %s bench%s --duration 5s      # load test\n", self, flags)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  %s append%s one two three\t# prints each entry's index\n", self, flags)
+	fmt.Fprintf(tw, "  %s tail%s\t# prints index and data of every entry\n", self, flags)
+	fmt.Fprintf(tw, "  %s tail%s --follow\t# ... and waits for new ones\n", self, flags)
+	fmt.Fprintf(tw, "  %s status%s\t# leader, ballot, per-replica indexes\n", self, flags)
+	fmt.Fprintf(tw, "  %s bench%s --duration 5s\t# load test\n", self, flags)
+	tw.Flush()
 	fmt.Fprintf(w, "Ctrl-C stops the cluster cleanly.\n")
 }
 

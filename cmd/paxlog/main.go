@@ -1,10 +1,3 @@
-// Command paxlog runs and operates paxlog replicas: a one-command local
-// cluster (dev), one replica of a real deployment (serve), and the client
-// tools append, tail, status, trim, bench and dump-wal.
-//
-// main only wires the process to run, which returns the exit code, so every
-// command is testable in-process. See help.go for the exit codes and the
-// environment variables (flag > PAXLOG_* environment variable > default).
 package main
 
 import (

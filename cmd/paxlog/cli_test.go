@@ -90,6 +90,13 @@ func TestErrorsExitCodesAndMessages(t *testing.T) {
 	segment := makeStore(t, corrupt, "c", 1, 5)
 	flipByte(t, segment, 20) // inside the first of five records: invalid data followed by valid
 
+	locked := t.TempDir()
+	lockedStore, err := storage.Open(storage.Options{Dir: locked, ClusterID: "c", NodeID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lockedStore.Close()
+
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -114,6 +121,8 @@ func TestErrorsExitCodesAndMessages(t *testing.T) {
 			[]string{segment, "offset", "corrupt"}},
 		{"corrupted data dir, dump-wal", nil, []string{"dump-wal", corrupt}, exitCorrupt,
 			[]string{segment, "offset", "corrupt"}},
+		{"data dir in use", nil, serveArgs(locked, "c", dead), exitLocked,
+			[]string{locked, "in use"}},
 		{"no replica reachable", nil, []string{"append", "--addr", dead, "--timeout", "1s", "x"}, exitNoReplica,
 			[]string{"no replica reachable", dead, "connection refused"}},
 	} {

@@ -18,7 +18,8 @@
 // 4 data directory of another cluster or node (storage.ErrIdentity),
 // 5 corrupted data directory (storage.ErrCorrupt, naming file and offset),
 // 6 no replica reachable, 7 replicas reachable but no leader within
-// --timeout, 130 a second SIGINT/SIGTERM. Errors are classified with
+// --timeout, 8 data directory in use by another running replica
+// (storage.ErrLocked), 130 a second SIGINT/SIGTERM. Errors are classified with
 // errors.Is on the wrapped causes; a client error that ends in
 // replog.ErrUnavailable or a deadline is turned into 6 or 7 by dialling
 // each address once (flags.go: explain).

@@ -30,7 +30,8 @@ import (
 // tail is cut in the copy only, and reported). It prints the identity, the
 // live acceptor state (the journal replayed: promised ballot and accepted
 // entries above the chosen log) and every entry of the chosen log. DIR is
-// never written.
+// never written; its LOCK is not taken, so dump a stopped replica (a running
+// one's files change while they are copied).
 type dumpCmd struct {
 	data bool
 }

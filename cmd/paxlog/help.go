@@ -20,6 +20,7 @@ const (
 	exitCorrupt   = 5 // the data directory is corrupted (the message names file and offset)
 	exitNoReplica = 6 // no replica reachable at the given addresses
 	exitNoLeader  = 7 // replicas answered but no leader was found within --timeout
+	exitLocked    = 8 // the data directory is in use by another process (or replica)
 	exitSignal    = 130
 )
 
@@ -35,6 +36,7 @@ var exitCodes = []struct {
 	{exitCorrupt, "data directory corrupted (the message names file and offset)"},
 	{exitNoReplica, "no replica reachable at --addr"},
 	{exitNoLeader, "replicas reachable but no leader within --timeout"},
+	{exitLocked, "data directory in use by another running replica"},
 	{exitSignal, "a second SIGINT/SIGTERM during shutdown"},
 }
 
@@ -50,6 +52,8 @@ func exitCode(err error) int {
 		return exitIdentity
 	case errors.Is(err, storage.ErrCorrupt):
 		return exitCorrupt
+	case errors.Is(err, storage.ErrLocked):
+		return exitLocked
 	case errors.Is(err, errNoReplica):
 		return exitNoReplica
 	case errors.Is(err, errNoLeader):

@@ -153,11 +153,15 @@ func TestNoLeaderWithinTimeout(t *testing.T) {
 	for i, p := range ports {
 		peers[paxos.NodeID(i+1)] = fmt.Sprintf("127.0.0.1:%d", p)
 	}
-	r, err := startReplica(replicaConfig{ID: 1, Cluster: defaultCluster, Dir: t.TempDir(), Peers: peers, Logger: nullLogger()})
+	rs, ops, err := startAll(nullLogger(), []replicaConfig{{ID: 1, Cluster: defaultCluster, Dir: t.TempDir(), Peers: peers,
+		Logger: nullLogger()}}, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer stopAll(nullLogger(), rs, ops)
+	if code, body := httpStatus(t, "http://"+ops.Addr()+"/readyz"); code != 503 || !strings.Contains(body, "no leader known") {
+		t.Errorf("/readyz without a leader: %d %q, want 503", code, body)
+	}
 	code, _, stderr := runCLI(t, nil, "append", "--addr", peers[1], "--timeout", "1500ms", "x")
 	if code != exitNoLeader || !strings.Contains(stderr, "no leader within the timeout") || !strings.Contains(stderr, peers[1]) {
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitNoLeader, stderr)

@@ -74,8 +74,12 @@ func benchPersist(b *testing.B, n, size int, noSync bool) {
 	fsys := &countFS{}
 	o := testOpts(b.TempDir())
 	o.FS, o.NoSync = fsys, noSync
-	if v := os.Getenv("BENCH_SEG"); v != "" {
-		fmt.Sscan(v, &o.SegmentSize)
+	// PAXLOG_BENCH_SEGMENT_SIZE overrides the segment size (bytes) to
+	// compare settings; the default is the store's default.
+	if v := os.Getenv("PAXLOG_BENCH_SEGMENT_SIZE"); v != "" {
+		if _, err := fmt.Sscan(v, &o.SegmentSize); err != nil {
+			b.Fatalf("PAXLOG_BENCH_SEGMENT_SIZE=%q: %v", v, err)
+		}
 	}
 	s := mustOpen(b, o)
 	defer mustClose(b, s)

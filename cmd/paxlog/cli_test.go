@@ -97,6 +97,11 @@ func TestErrorsExitCodesAndMessages(t *testing.T) {
 	}
 	defer lockedStore.Close()
 
+	devDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(devDir, "dev.json"), []byte(`{"cluster":"paxlog","nodes":3}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -110,6 +115,10 @@ func TestErrorsExitCodesAndMessages(t *testing.T) {
 			exitUsage, []string{"missing required flag --id"}},
 		{"bad environment value", map[string]string{"PAXLOG_TIMEOUT": "soon"}, []string{"status"},
 			exitUsage, []string{`PAXLOG_TIMEOUT="soon"`}},
+		{"partial TLS flags", nil, append(serveArgs(t.TempDir(), "c", dead), "--tls-cert", "x.pem"), exitUsage,
+			[]string{"--tls-cert, --tls-key and --tls-ca go together"}},
+		{"dev rerun with another shape", nil, []string{"dev", "--data", devDir, "--nodes", "5"}, exitUsage,
+			[]string{devDir, "3-replica cluster"}},
 		{"unknown command", nil, []string{"frobnicate"}, exitUsage, []string{`unknown command "frobnicate"`}},
 		{"address in use", nil, serveArgs(t.TempDir(), "c", busy), exitAddrInUse,
 			[]string{busy, "address already in use"}},

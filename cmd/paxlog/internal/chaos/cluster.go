@@ -14,6 +14,7 @@ import (
 	"time"
 
 	replog "github.com/paxlog/paxlog/log"
+	paxnet "github.com/paxlog/paxlog/net"
 )
 
 // ClusterConfig describes the replicas a Cluster runs.
@@ -320,19 +321,28 @@ func (c *Cluster) ResumeAll() {
 	}
 }
 
-// WaitServing waits until replica id answers a status request.
-func (c *Cluster) WaitServing(ctx context.Context, id int) error {
-	cl, err := replog.NewClient(replog.ClientConfig{ClusterID: c.cfg.ClusterID, Addrs: []string{c.Node(id).Listen},
-		AttemptTimeout: 200 * time.Millisecond})
+// Status asks replica id for its status with a fresh client (nil when it
+// does not answer within d).
+func (c *Cluster) Status(ctx context.Context, id int, d time.Duration) *paxnet.StatusInfo {
+	addr := c.Node(id).Listen
+	cl, err := replog.NewClient(replog.ClientConfig{ClusterID: c.cfg.ClusterID, Addrs: []string{addr}, AttemptTimeout: d})
 	if err != nil {
-		return err
+		return nil
 	}
 	defer cl.Close()
+	sctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	st, err := cl.Status(sctx, addr)
+	if err != nil {
+		return nil
+	}
+	return st
+}
+
+// WaitServing waits until replica id answers a status request.
+func (c *Cluster) WaitServing(ctx context.Context, id int) error {
 	for {
-		sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		_, err := cl.Status(sctx, c.Node(id).Listen)
-		cancel()
-		if err == nil {
+		if c.Status(ctx, id, 300*time.Millisecond) != nil {
 			return nil
 		}
 		if !c.Running(id) {
@@ -340,7 +350,7 @@ func (c *Cluster) WaitServing(ctx context.Context, id int) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("chaos: node %d not serving: %w (last: %v)", id, ctx.Err(), err)
+			return fmt.Errorf("chaos: node %d not serving: %w", id, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -48,8 +48,12 @@ func (r *runner) inject(ctx context.Context, f Fault) (string, error) {
 		return fmt.Sprintf("SIGSTOP %v", victims), r.hold(ctx, r.holdTime())
 	case CrashUnsynced:
 		return r.crashPoints(ctx, []int{r.rng.IntN(n) + 1}, f)
-	case CrashMajority:
-		return r.crashPoints(ctx, ids(majority(r.rng, n)), f)
+	case CrashAll:
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i + 1
+		}
+		return r.crashPoints(ctx, all, f)
 	case Wipe:
 		id := r.rng.IntN(n) + 1
 		r.cl.Kill(id)
@@ -115,7 +119,7 @@ func (r *runner) crashPoints(ctx context.Context, victims []int, f Fault) (strin
 	for _, id := range victims {
 		r.cl.Kill(id)
 		offsets[id] = fileSize(r.cl.Node(id).Log)
-		at := 2 + r.rng.IntN(30)
+		at := 5 + r.rng.IntN(120) // enough fsyncs for appends to be acknowledged in between
 		if err := r.cl.Start(id, fmt.Sprintf("crash@%d", at)); err != nil {
 			return "", err
 		}

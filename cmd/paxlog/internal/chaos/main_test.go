@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // binary is the paxlog executable every test runs, built once by TestMain
@@ -30,5 +32,10 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	// Every client, proxy and process goroutine must be gone.
+	if err := goleak.Find(); code == 0 && err != nil {
+		fmt.Fprintln(os.Stderr, "chaos: leaked goroutines:", err)
+		code = 1
+	}
 	os.Exit(code)
 }

@@ -19,11 +19,11 @@ const (
 	CrashUnsynced              // restart a replica armed with a storage crash point that drops unsynced writes
 	Wipe                       // SIGKILL a replica, delete its data directory, restart it
 	DiskError                  // restart a replica armed with an injected fsync or write error
-	CrashMajority              // arm a majority with crash points at once (planted-bug test)
+	CrashAll                   // arm every replica with a crash point at once (planted-bug test)
 	numFaults
 )
 
-var faultNames = [numFaults]string{"kill-minority", "kill-all", "partition", "pause", "crash-unsynced", "wipe", "disk-error", "crash-majority"}
+var faultNames = [numFaults]string{"kill-minority", "kill-all", "partition", "pause", "crash-unsynced", "wipe", "disk-error", "crash-all"}
 
 func (f Fault) String() string {
 	if f >= 0 && f < numFaults {
@@ -71,12 +71,6 @@ func (c Counts) String() string {
 // minority draws a random minority of n replicas (at least one).
 func minority(rng *rand.Rand, n int) []int {
 	k := 1 + rng.IntN((n-1)/2)
-	return rng.Perm(n)[:k:k]
-}
-
-// majority draws a random majority of n replicas.
-func majority(rng *rand.Rand, n int) []int {
-	k := n/2 + 1
 	return rng.Perm(n)[:k:k]
 }
 

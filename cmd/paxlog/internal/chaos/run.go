@@ -10,6 +10,7 @@ import (
 	"time"
 
 	replog "github.com/paxlog/paxlog/log"
+	paxnet "github.com/paxlog/paxlog/net"
 	"github.com/paxlog/paxlog/paxos"
 )
 
@@ -42,6 +43,8 @@ type RunConfig struct {
 type Report struct {
 	Seed     int64
 	Rounds   int
+	// ElectionTimeout is the replicas' longest election timeout.
+	ElectionTimeout time.Duration
 	Elapsed  time.Duration
 	Counts   Counts // faults injected (and their shapes)
 	Missed   Counts // injections that did not take effect, by fault
@@ -76,7 +79,6 @@ type runner struct {
 	wl     *Workload
 	probe  *replog.Client
 	lane   int
-	status map[int]*replog.Client
 	rep    *Report
 	seq    int // probe value counter
 }
@@ -94,7 +96,6 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	}
 	cfg.Cluster.Logf = cfg.Logf
 	r := &runner{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x636861)), hist: NewHistory(),
-		status: map[int]*replog.Client{},
 		rep:    &Report{Seed: cfg.Seed, Counts: Counts{}, Missed: Counts{}}}
 	cfg.Logf("chaos: seed %d (replay: PAXLOG_CHAOS_SEED=%d)", cfg.Seed, cfg.Seed)
 	start := time.Now()
@@ -117,14 +118,7 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	r.cl = cl
-	for id := 1; id <= cl.N(); id++ {
-		c, err := replog.NewClient(replog.ClientConfig{ClusterID: cl.cfg.ClusterID, Addrs: []string{cl.Node(id).Listen},
-			AttemptTimeout: 200 * time.Millisecond})
-		if err != nil {
-			return err
-		}
-		r.status[id] = c
-	}
+	r.rep.ElectionTimeout = cl.cfg.ElectionTimeout()
 	r.probe, err = replog.NewClient(replog.ClientConfig{ClusterID: cl.cfg.ClusterID, Addrs: cl.Addrs(),
 		AttemptTimeout: 150 * time.Millisecond})
 	if err != nil {
@@ -261,18 +255,30 @@ func (r *runner) fence(ctx context.Context) error {
 }
 
 // leader returns the replica that reports itself leader at the highest
-// ballot (0: none).
+// ballot (0: none), asking every running replica at once. Each question
+// uses a fresh client: Client.Status(ctx, addr) keeps a broken cached
+// connection after the replica restarts (see chaos-findings.md).
 func (r *runner) leader(ctx context.Context) int {
-	best, bestB := 0, paxos.Ballot{}
+	type answer struct {
+		id int
+		st *paxnet.StatusInfo
+	}
+	ch := make(chan answer, r.cl.N())
+	asked := 0
 	for id := 1; id <= r.cl.N(); id++ {
 		if !r.cl.Running(id) {
 			continue
 		}
-		sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		st, err := r.status[id].Status(sctx, r.cl.Node(id).Listen)
-		cancel()
-		if err == nil && st.Role == paxos.Leader.String() && (best == 0 || bestB.Less(st.Ballot)) {
-			best, bestB = id, st.Ballot
+		asked++
+		go func() {
+			ch <- answer{id, r.cl.Status(ctx, id, time.Second)}
+		}()
+	}
+	best, bestB := 0, paxos.Ballot{}
+	for range asked {
+		a := <-ch
+		if a.st != nil && a.st.Role == paxos.Leader.String() && (best == 0 || bestB.Less(a.st.Ballot)) {
+			best, bestB = a.id, a.st.Ballot
 		}
 	}
 	return best
@@ -375,9 +381,6 @@ func (r *runner) close() {
 	}
 	if r.probe != nil {
 		r.probe.Close()
-	}
-	for _, c := range r.status {
-		c.Close()
 	}
 	if r.cl != nil {
 		if err := r.cl.Close(); err != nil && !errors.Is(err, context.Canceled) {

@@ -20,6 +20,12 @@ type WorkloadConfig struct {
 	Consumers  int           // tails, spread over the replicas; default 3
 	OpTimeout  time.Duration // deadline of one call, retries included; default 4s
 	AttemptTTL time.Duration // Client.AttemptTimeout; default 400ms
+	// Pace is the least time between two calls of one worker (load shape,
+	// not a wait for a condition). Default 8ms.
+	Pace time.Duration
+	// RoundBudget bounds the calls started in one round, so a round always
+	// fits a porcupine window (10,000 ops). Default 8,000.
+	RoundBudget int
 }
 
 func (c WorkloadConfig) withDefaults() WorkloadConfig {
@@ -41,21 +47,30 @@ func (c WorkloadConfig) withDefaults() WorkloadConfig {
 	if c.AttemptTTL == 0 {
 		c.AttemptTTL = 400 * time.Millisecond
 	}
+	if c.Pace == 0 {
+		c.Pace = 8 * time.Millisecond
+	}
+	if c.RoundBudget == 0 {
+		c.RoundBudget = 8000
+	}
 	return c
 }
 
-// gate lets workers run operations while open; closing it waits until no
-// operation is in flight (a quiescent point for a fence).
+// gate lets workers run operations while open and the round's budget
+// lasts; quiesce closes it and waits until no operation is in flight (a
+// quiescent point for a fence); resume reopens it with a fresh budget.
 type gate struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	open     bool
 	done     bool
 	inflight int
+	budget   int // calls the current round may still start
+	perRound int
 }
 
-func newGate() *gate {
-	g := &gate{}
+func newGate(perRound int) *gate {
+	g := &gate{perRound: perRound}
 	g.cond = sync.NewCond(&g.mu)
 	return g
 }
@@ -63,12 +78,13 @@ func newGate() *gate {
 func (g *gate) enter() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for !g.open && !g.done {
+	for (!g.open || g.budget <= 0) && !g.done {
 		g.cond.Wait()
 	}
 	if g.done {
 		return false
 	}
+	g.budget--
 	g.inflight++
 	return true
 }
@@ -92,7 +108,7 @@ func (g *gate) quiesce() {
 
 func (g *gate) resume() {
 	g.mu.Lock()
-	g.open = true
+	g.open, g.budget = true, g.perRound
 	g.cond.Broadcast()
 	g.mu.Unlock()
 }
@@ -143,7 +159,7 @@ func (c *consumer) last() uint64 {
 func StartWorkload(cl *Cluster, h *History, cfg WorkloadConfig, seed int64) (*Workload, error) {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &Workload{cfg: cfg, cluster: cl, hist: h, gate: newGate(), ctx: ctx, cancel: cancel}
+	w := &Workload{cfg: cfg, cluster: cl, hist: h, gate: newGate(cfg.RoundBudget), ctx: ctx, cancel: cancel}
 	for i := range cfg.Appenders {
 		c, err := w.client(cl.Addrs())
 		if err != nil {
@@ -227,11 +243,23 @@ func (w *Workload) Append(ctx context.Context, c *replog.Client, lane int, value
 }
 
 func (w *Workload) appendLoop(c *replog.Client, lane int, name string) {
-	for n := 0; w.gate.enter(); n++ {
+	for n := 0; w.pace() && w.gate.enter(); n++ {
 		ctx, cancel := context.WithTimeout(w.ctx, w.cfg.OpTimeout)
 		w.Append(ctx, c, lane, fmt.Sprintf("%s-%d", name, n))
 		cancel()
 		w.gate.leave()
+	}
+}
+
+// pace spaces a worker's calls by Pace; false once the workload stops.
+func (w *Workload) pace() bool {
+	t := time.NewTimer(w.cfg.Pace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.ctx.Done():
+		return false
 	}
 }
 
@@ -250,7 +278,7 @@ func (w *Workload) CheckTail(ctx context.Context, c *replog.Client, lane int) (u
 }
 
 func (w *Workload) checkTailLoop(c *replog.Client, lane int) {
-	for w.gate.enter() {
+	for w.pace() && w.gate.enter() {
 		ctx, cancel := context.WithTimeout(w.ctx, w.cfg.OpTimeout)
 		w.CheckTail(ctx, c, lane)
 		cancel()
@@ -261,7 +289,7 @@ func (w *Workload) checkTailLoop(c *replog.Client, lane int) {
 // readLoop: CheckTail then Read at one replica, recorded as one read op
 // spanning both calls (a linearizable read; Read alone is not).
 func (w *Workload) readLoop(per []*replog.Client, lane int, rng *rand.Rand) {
-	for w.gate.enter() {
+	for w.pace() && w.gate.enter() {
 		c := per[rng.IntN(len(per))]
 		ctx, cancel := context.WithTimeout(w.ctx, w.cfg.OpTimeout)
 		w.read(ctx, c, lane, rng)

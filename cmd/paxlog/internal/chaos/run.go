@@ -41,17 +41,17 @@ type RunConfig struct {
 
 // Report is the outcome of a run.
 type Report struct {
-	Seed     int64
-	Rounds   int
+	Seed   int64
+	Rounds int
 	// ElectionTimeout is the replicas' longest election timeout.
 	ElectionTimeout time.Duration
-	Elapsed  time.Duration
-	Counts   Counts // faults injected (and their shapes)
-	Missed   Counts // injections that did not take effect, by fault
-	Recovery []time.Duration
-	Record   *Record
-	Log      []Violation
-	Lin      LinResult
+	Elapsed         time.Duration
+	Counts          Counts // faults injected (and their shapes)
+	Missed          Counts // injections that did not take effect, by fault
+	Recovery        []time.Duration
+	Record          *Record
+	Log             []Violation
+	Lin             LinResult
 }
 
 // Violations returns every checker violation.
@@ -72,15 +72,15 @@ func (r *Report) RecoveryStats() (p50, p99, maxd time.Duration) {
 
 // runner holds the state of one run.
 type runner struct {
-	cfg    RunConfig
-	rng    *rand.Rand
-	cl     *Cluster
-	hist   *History
-	wl     *Workload
-	probe  *replog.Client
-	lane   int
-	rep    *Report
-	seq    int // probe value counter
+	cfg   RunConfig
+	rng   *rand.Rand
+	cl    *Cluster
+	hist  *History
+	wl    *Workload
+	probe *replog.Client
+	lane  int
+	rep   *Report
+	seq   int // probe value counter
 }
 
 // Run starts a cluster under cfg.Cluster.Dir, drives the workload through
@@ -96,7 +96,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	}
 	cfg.Cluster.Logf = cfg.Logf
 	r := &runner{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x636861)), hist: NewHistory(),
-		rep:    &Report{Seed: cfg.Seed, Counts: Counts{}, Missed: Counts{}}}
+		rep: &Report{Seed: cfg.Seed, Counts: Counts{}, Missed: Counts{}}}
 	cfg.Logf("chaos: seed %d (replay: PAXLOG_CHAOS_SEED=%d)", cfg.Seed, cfg.Seed)
 	start := time.Now()
 	err := r.run(ctx)

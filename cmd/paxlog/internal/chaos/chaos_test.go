@@ -2,7 +2,9 @@ package chaos
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -39,6 +41,10 @@ func runChaos(t *testing.T, cfg RunConfig) *Report {
 	cfg.Cluster.Binary = binary
 	if cfg.Cluster.Dir == "" {
 		cfg.Cluster.Dir = t.TempDir()
+		if d := os.Getenv("PAXLOG_CHAOS_OUT"); d != "" {
+			// Keep the replicas' logs and data next to the saved history.
+			cfg.Cluster.Dir = filepath.Join(d, fmt.Sprintf("%s-seed-%d", t.Name(), cfg.Seed))
+		}
 	}
 	if cfg.Lin.OutDir == "" {
 		cfg.Lin.OutDir = outDir(t)

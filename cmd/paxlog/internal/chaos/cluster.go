@@ -96,6 +96,9 @@ func StartCluster(cfg ClusterConfig) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("chaos: %w", err)
+	}
 	c := &Cluster{cfg: cfg, links: map[[2]int]*Link{}, logs: map[int]*os.File{}}
 	ports, err := freeAddrs(cfg.Nodes)
 	if err != nil {

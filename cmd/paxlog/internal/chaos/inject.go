@@ -67,6 +67,8 @@ func (r *runner) inject(ctx context.Context, f Fault) (string, error) {
 		return fmt.Sprintf("replica %d", id), r.hold(ctx, r.holdTime())
 	case DiskError:
 		return r.diskError(ctx)
+	case WipeQuorum:
+		return r.wipeQuorum(ctx)
 	}
 	return "", fmt.Errorf("chaos: unknown fault %d", f)
 }
@@ -200,4 +202,57 @@ func hasLine(path string, offset int64, s string) bool {
 		return false
 	}
 	return strings.Contains(string(b[offset:]), s)
+}
+
+// wipeQuorum is the scenario wipe protection exists for (3 replicas): B is
+// isolated while A (the leader) and C acknowledge appends; then A is
+// killed, C loses its data directory and restarts, and B's links heal. B
+// and C are a majority, but C forgot every promise and accept. A replica
+// that votes again before it has re-learned the log lets B choose other
+// values in slots A and C had chosen: acknowledged appends are lost. With
+// wipe protection, B and C make no progress until A is back.
+func (r *runner) wipeQuorum(ctx context.Context) (string, error) {
+	n := r.cl.N()
+	a := r.leader(ctx)
+	if a == 0 {
+		a = r.rng.IntN(n) + 1
+	}
+	others := []int{}
+	for id := 1; id <= n; id++ {
+		if id != a {
+			others = append(others, id)
+		}
+	}
+	b, c := others[0], others[1]
+	if r.rng.IntN(2) == 0 {
+		b, c = c, b
+	}
+	for id := 1; id <= n; id++ {
+		if id != b {
+			r.cl.CutBoth(b, id)
+		}
+	}
+	if err := r.hold(ctx, r.holdTime()); err != nil {
+		return "", err
+	}
+	r.cl.Kill(a)
+	r.cl.Kill(c)
+	if err := r.cl.Wipe(c); err != nil {
+		return "", err
+	}
+	if err := r.cl.Start(c, ""); err != nil {
+		return "", err
+	}
+	r.cl.HealAll()
+	r.rep.Counts[WipeQuorum.String()]++
+	desc := fmt.Sprintf("isolated %d, acknowledged through %d+%d, killed %d, wiped %d, healed %d", b, a, c, a, c, b)
+	// Give B and C the time to elect and accept appends without A.
+	pctx, cancel := context.WithTimeout(ctx, 3*r.cfg.Hold+2*time.Second)
+	defer cancel()
+	if _, err := r.probeAppend(pctx, 3*r.cfg.Hold+2*time.Second); err == nil {
+		desc += "; B and C acknowledged an append without A"
+	} else {
+		desc += "; no progress without A"
+	}
+	return desc, nil
 }

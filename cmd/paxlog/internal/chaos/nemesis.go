@@ -3,7 +3,9 @@ package chaos
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -20,10 +22,11 @@ const (
 	Wipe                       // SIGKILL a replica, delete its data directory, restart it
 	DiskError                  // restart a replica armed with an injected fsync or write error
 	CrashAll                   // arm every replica with a crash point at once (planted-bug test)
+	WipeQuorum                 // the wipe scenario that needs wipe protection (see inject.go)
 	numFaults
 )
 
-var faultNames = [numFaults]string{"kill-minority", "kill-all", "partition", "pause", "crash-unsynced", "wipe", "disk-error", "crash-all"}
+var faultNames = [numFaults]string{"kill-minority", "kill-all", "partition", "pause", "crash-unsynced", "wipe", "disk-error", "crash-all", "wipe-quorum"}
 
 func (f Fault) String() string {
 	if f >= 0 && f < numFaults {
@@ -38,6 +41,25 @@ type Plan map[Fault]int
 // CIPlan is the acceptance mix of issue 8.
 func CIPlan() Plan {
 	return Plan{KillMinority: 30, KillAll: 5, Partition: 10, Pause: 5, CrashUnsynced: 5, Wipe: 3, DiskError: 3}
+}
+
+// ParsePlan reads "kill-minority=3,wipe=1" (fault names as printed).
+func ParsePlan(s string) (Plan, error) {
+	p := Plan{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, count, ok := strings.Cut(part, "=")
+		n, err := strconv.Atoi(count)
+		f := slices.Index(faultNames[:], name)
+		if !ok || err != nil || n < 0 || f < 0 {
+			return nil, fmt.Errorf("chaos: plan entry %q: want FAULT=COUNT with FAULT one of %v", part, faultNames)
+		}
+		p[Fault(f)] = n
+	}
+	return p, nil
 }
 
 // Deck returns the plan's faults in an order drawn from rng.

@@ -12,12 +12,14 @@ const checkpointVersion = 1
 var errBadCheckpoint = errors.New("replog: malformed checkpoint")
 
 // encodeCheckpoint serializes the applier's state (see doc.go for the
-// layout), keeping filtered slots from minSlot on: what a replica needs to go on applying after slot a.applied
-// without the entries before it.
+// layout), keeping the filtered slots from minSlot on: what a replica needs
+// to go on applying after slot a.applied, and to serve tails from minSlot,
+// without the entries before minSlot.
 func (a *applier) encodeCheckpoint(minSlot uint64) []byte {
 	b := []byte{checkpointVersion}
 	b = binary.AppendUvarint(b, a.applied)
 	b = binary.AppendUvarint(b, a.lastDelivered)
+	b = binary.AppendUvarint(b, minSlot)
 	ids := a.dedup.sortedIDs()
 	b = binary.AppendUvarint(b, uint64(len(ids)))
 	for _, id := range ids {
@@ -85,13 +87,15 @@ func (d *decoder) count() int {
 	return int(n)
 }
 
-// restoreCheckpoint replaces the applier's state with the encoded one.
-func (a *applier) restoreCheckpoint(data []byte) error {
+// restoreCheckpoint replaces the applier's state with the encoded one and
+// returns the first slot whose verdict it knows (the trim point it was
+// taken at).
+func (a *applier) restoreCheckpoint(data []byte) (uint64, error) {
 	d := &decoder{b: data}
 	if v := d.byte(); d.err == nil && v != checkpointVersion {
-		return fmt.Errorf("%w: version %d", errBadCheckpoint, v)
+		return 0, fmt.Errorf("%w: version %d", errBadCheckpoint, v)
 	}
-	applied, lastDelivered := d.uvarint(), d.uvarint()
+	applied, lastDelivered, validFrom := d.uvarint(), d.uvarint(), d.uvarint()
 	table := newDedupTable()
 	for range d.count() {
 		id := d.uvarint()
@@ -111,9 +115,9 @@ func (a *applier) restoreCheckpoint(data []byte) error {
 		slots = append(slots, d.uvarint())
 	}
 	if d.err != nil {
-		return d.err
+		return 0, d.err
 	}
 	a.applied, a.lastDelivered, a.dedup = applied, lastDelivered, table
 	a.filtered.reset(slots)
-	return nil
+	return validFrom, nil
 }

@@ -21,6 +21,12 @@ func (o *owner) commit(entries []paxos.Entry) error {
 		return fmt.Errorf("replog: node %d append chosen slots %d-%d: %w", o.n.cfg.ID,
 			entries[0].Slot, entries[len(entries)-1].Slot, err)
 	}
+	if o.awaiting {
+		if o.pendingCP != nil {
+			return o.tryRestore(o.pendingCP)
+		}
+		return nil // verdicts unknown until a checkpoint arrives (restore.go)
+	}
 	o.n.counters.applied.Add(uint64(len(entries)))
 	for i := range entries {
 		res := o.ap.apply(&entries[i])

@@ -113,9 +113,25 @@
 // calls TrimChosen(t). A restart restores the checkpoint and replays from
 // s+1. Tail or Read below t fails with *TrimmedError carrying t.
 //
-// Known limit: a replica whose chosen log is reset to a peer's trim point
-// (paxos Ready.ResetTo: it was down while every peer trimmed past it) has
-// no checkpoint for that point; it restarts its dedup table empty there.
+// Checkpoint layout (uvarints after the version byte):
+//
+//	version=1 | applied | last delivered | valid from | #clients |
+//	  { client id | max seq | last slot | #seqs | { seq | outcome } } |
+//	#filtered | { filtered slot }
+//
+// where valid from is the trim point (filtered slots below it are not
+// kept) and outcome is the first copy's index, or 2^63 | the last
+// delivered index a failed condition was checked against.
+//
+// A replica whose chosen log restarts at a trim point it has no checkpoint
+// for (paxos Ready.ResetTo: it was down while every peer trimmed past it)
+// cannot judge verdicts, which depend on the history it lacks. It keeps
+// storing chosen entries but applies nothing (tails wait, appends are
+// refused with ErrNotLeader) until it has fetched a peer's checkpoint at or
+// after its first slot; it then trims to that checkpoint's trim point,
+// installs it and replays the rest. The fetch uses the client protocol:
+// OpRead of index 0 answers the replica's checkpoint (slot in Index,
+// encoding in Data). It never delivers a verdict it is unsure of.
 //
 // # CheckTail
 //

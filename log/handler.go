@@ -30,6 +30,9 @@ func (h *handler) HandleRequest(ctx context.Context, req *paxnet.Request) *paxne
 		}
 		return &paxnet.Response{Indexes: idx}
 	case paxnet.OpRead:
+		if req.Index == 0 {
+			return n.checkpointResponse() // a replica restoring from a peer (restore.go)
+		}
 		data, err := n.Read(ctx, req.Index)
 		if err != nil {
 			return errorResponse(n, err)

@@ -16,6 +16,11 @@ type owner struct {
 	ap     *applier
 	leader bool
 
+	awaiting  bool             // no usable checkpoint: store chosen entries, apply nothing (restore.go)
+	fetchAt   uint64           // nonzero: start fetching a checkpoint for this first slot
+	pendingCP *checkpoint      // fetched, waiting for the chosen log to reach it
+	cpCh      chan *checkpoint // fetched checkpoints
+
 	backlog []*proposal        // taken from the queue, not yet proposed
 	bySlot  map[uint64]waitRef // proposed entries by slot
 	byKey   map[key][]waitRef  // waiters by (client, seq); client 0 is never keyed
@@ -32,7 +37,7 @@ type waitRef struct {
 }
 
 func newOwner(n *Node, c core, ap *applier) *owner {
-	return &owner{n: n, core: c, ap: ap,
+	return &owner{n: n, core: c, ap: ap, cpCh: make(chan *checkpoint, 1),
 		bySlot: make(map[uint64]waitRef), byKey: make(map[key][]waitRef)}
 }
 
@@ -53,6 +58,10 @@ func (o *owner) run() {
 	ticker := time.NewTicker(o.n.cfg.TickInterval)
 	defer ticker.Stop()
 	msgs := o.n.trans.Messages()
+	if o.fetchAt != 0 {
+		o.awaitCheckpoint(o.fetchAt)
+		o.fetchAt = 0
+	}
 	for {
 		select {
 		case <-o.n.stop:
@@ -72,6 +81,14 @@ func (o *owner) run() {
 		case <-o.n.queue.signal:
 		case f := <-o.n.ctrl:
 			f(o)
+		case cp := <-o.cpCh:
+			if !o.awaiting {
+				continue // a second fetch answered after the first
+			}
+			if err := o.tryRestore(cp); err != nil {
+				o.shutdown(err)
+				return
+			}
 		}
 		if err := o.work(); err != nil {
 			o.shutdown(err)
@@ -198,12 +215,16 @@ func (o *owner) reset(first uint64) error {
 	if err := o.n.store.ResetChosen(first); err != nil {
 		return fmt.Errorf("replog: node %d reset chosen log at %d: %w", o.n.cfg.ID, first, err)
 	}
-	o.n.log.Warn("chosen log reset to the peers' trim point: dedup history before it is lost", "slot", first)
+	o.n.log.Warn("chosen log reset to the peers' trim point", "slot", first)
 	ap := newApplier(o.n.filtered)
 	ap.applied = first - 1
 	ap.filtered.reset(nil)
 	o.ap = ap
 	o.n.publish(ap, first)
+	if slot, data := o.n.store.Checkpoint(); data != nil && slot+1 >= first {
+		return o.restore(&checkpoint{slot: slot, data: data}, true)
+	}
+	o.awaitCheckpoint(first)
 	return nil
 }
 

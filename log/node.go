@@ -49,6 +49,8 @@ type Node struct {
 	closed  bool
 	fatal   atomic.Pointer[error] // first fatal error (fail-stop)
 
+	bg sync.WaitGroup // checkpoint fetchers (restore.go)
+
 	connMu   sync.Mutex // guards the connection a follower keeps to the leader
 	conn     Conn
 	connAddr string
@@ -88,46 +90,35 @@ func Start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// recover rebuilds the applier from the store and builds the owner.
+// recover builds the core and the owner, and rebuilds the applier from
+// the store: the last checkpoint, then the chosen log after it. A log that
+// starts at a trim point without a checkpoint waits for one from a peer
+// (restore.go).
 func (n *Node) recover() (*owner, error) {
 	hs := n.store.HardState()
-	ap := newApplier(n.filtered)
-	if err := n.replay(ap); err != nil {
-		return nil, err
-	}
 	c, err := newCore(n.cfg.paxosConfig(n.store), hs)
 	if err != nil {
 		return nil, fmt.Errorf("replog: node %d: %w", n.cfg.ID, err)
 	}
-	return newOwner(n, c, ap), nil
-}
-
-// replay restores the checkpoint and applies the chosen log after it.
-func (n *Node) replay(ap *applier) error {
+	ap := newApplier(n.filtered)
 	first, last := n.store.FirstIndex(), n.store.LastIndex()
 	ap.applied = first - 1
-	if slot, data := n.store.Checkpoint(); data != nil && slot+1 >= first {
-		if err := ap.restoreCheckpoint(data); err != nil {
-			return fmt.Errorf("replog: node %d checkpoint at slot %d: %w", n.cfg.ID, slot, err)
-		}
-	} else if first > 1 {
-		n.log.Warn("no checkpoint at the trim point: dedup history before it is lost", "first", first, "checkpoint", slot)
-	}
-	for from := ap.applied + 1; from <= last; {
-		es, err := n.store.Entries(from, 4<<20)
-		if err != nil {
-			return fmt.Errorf("replog: node %d replay from slot %d: %w", n.cfg.ID, from, err)
-		}
-		if len(es) == 0 {
-			break
-		}
-		for i := range es {
-			ap.apply(&es[i])
-		}
-		from = es[len(es)-1].Slot + 1
-	}
 	n.publish(ap, first)
-	return nil
+	o := newOwner(n, c, ap)
+	switch slot, data := n.store.Checkpoint(); {
+	case data != nil && slot+1 >= first:
+		if err := o.restore(&checkpoint{slot: slot, data: data}, true); err != nil {
+			return nil, err
+		}
+	case first > 1:
+		o.awaiting, o.fetchAt = true, first // the owner starts the fetch
+	default:
+		if err := replayInto(n.store, ap, last); err != nil {
+			return nil, fmt.Errorf("replog: node %d: %w", n.cfg.ID, err)
+		}
+		n.publish(ap, first)
+	}
+	return o, nil
 }
 
 // publish makes the applier's indexes visible to readers, then wakes them.
@@ -179,6 +170,7 @@ func (n *Node) Close() error {
 	n.closeMu.Unlock()
 	close(n.stop)
 	<-n.done
+	n.bg.Wait()
 	n.connMu.Lock()
 	if n.conn != nil {
 		n.conn.Close()

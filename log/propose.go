@@ -19,6 +19,10 @@ func (o *owner) propose() {
 		o.failBacklog(o.n.notLeader())
 		return
 	}
+	if o.awaiting {
+		o.failBacklog(errRestoring)
+		return
+	}
 	for size := 0; len(o.backlog) > 0; {
 		if size >= maxReadyBytes {
 			return // the rest goes after this Ready is handled

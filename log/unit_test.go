@@ -112,7 +112,7 @@ func TestApplierDeterministic(t *testing.T) {
 		applyAll(a, es[:cut])
 		cp := a.encodeCheckpoint(0)
 		b := newApplier(newFilteredSet())
-		if err := b.restoreCheckpoint(cp); err != nil {
+		if _, err := b.restoreCheckpoint(cp); err != nil {
 			t.Fatal(err)
 		}
 		got := applyAll(b, es[cut:])
@@ -128,7 +128,7 @@ func TestApplierDeterministic(t *testing.T) {
 			t.Fatalf("cut %d: last delivered %d/%d or filtered sets differ", cut, b.lastDelivered, full.lastDelivered)
 		}
 	}
-	if err := newApplier(newFilteredSet()).restoreCheckpoint(full.encodeCheckpoint(0)[:10]); err == nil {
+	if _, err := newApplier(newFilteredSet()).restoreCheckpoint(full.encodeCheckpoint(0)[:10]); err == nil {
 		t.Fatal("a truncated checkpoint was accepted")
 	}
 }

@@ -261,7 +261,9 @@ func (c *Client) Status(ctx context.Context, addr string) (*paxnet.StatusInfo, e
 		resp, err = c.do(ctx, req, false)
 	} else {
 		resp, err = c.attempt(ctx, addr, req)
-		if err == nil {
+		if err != nil {
+			c.dropConn(addr) // a restarted replica gets a fresh connection next time
+		} else {
 			err = responseError(resp)
 		}
 	}

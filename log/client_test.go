@@ -60,4 +60,18 @@ func TestClientTCPSmoke(t *testing.T) {
 	if err != nil || st.LeaderID == 0 {
 		t.Fatalf("status %+v %v", st, err)
 	}
+	// Status of one replica keeps working across that replica's restart.
+	addr := c.cfgs[1].Peers[1]
+	if _, err := cl.Status(ctx, addr); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(1)
+	c.start(1)
+	waitFor(ctx, t, "status of the restarted replica", func() bool {
+		_, err := cl.Status(ctx, addr)
+		return err == nil
+	})
+	if ls := c.leader(ctx).Status(); ls.DedupClients < 1 {
+		t.Fatalf("leader status: %d dedup clients after client appends", ls.DedupClients)
+	}
 }

@@ -127,8 +127,11 @@ type Status struct {
 	Applied  uint64 // last slot applied here
 	// LastDelivered is the last index delivered to consumers here.
 	LastDelivered uint64
-	Inflight      int // leader: entries proposed, not yet chosen
-	Queued        int // entries waiting in the group-commit queue
+	Inflight      int  // leader: entries proposed, not yet chosen
+	Queued        int  // entries waiting in the group-commit queue
+	DedupClients  int  // clients in the dedup table
+	Tailers       int  // open tail streams served here (local and remote)
+	Restoring     bool // waiting for a peer's checkpoint (see doc.go)
 	Peers         []PeerStatus
 }
 
@@ -148,12 +151,16 @@ func (n *Node) Status() Status {
 	soft := n.soft.Load()
 	st := Status{ID: n.cfg.ID, Role: soft.Role, LeaderID: soft.Leader, Leader: n.cfg.Peers[soft.Leader],
 		Ballot: soft.Ballot, First: n.first.Load(), Applied: n.applied.Load(),
-		LastDelivered: n.lastDelivered.Load(), Inflight: int(n.inflight.Load()), Queued: n.queue.queued()}
+		LastDelivered: n.lastDelivered.Load(), Inflight: int(n.inflight.Load()), Queued: n.queue.queued(),
+		Tailers: int(n.counters.tails.Load())}
 	st.Last = st.Applied
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	var ps paxos.Status
-	if n.runInOwner(ctx, func(o *owner) { ps = o.core.Status() }) != nil {
+	if n.runInOwner(ctx, func(o *owner) {
+		ps = o.core.Status()
+		st.DedupClients, st.Restoring = len(o.ap.dedup.clients), o.awaiting
+	}) != nil {
 		return st
 	}
 	st.Role, st.LeaderID, st.Ballot = ps.SoftState.Role, ps.SoftState.Leader, ps.SoftState.Ballot

@@ -87,3 +87,29 @@ func decodeEntry(data []byte) (header, []byte, error) {
 	}
 	return h, rest, nil
 }
+
+// EntryInfo describes an entry of the chosen log as this package wrote it
+// (for tools such as paxlog dump-wal).
+type EntryInfo struct {
+	Kind        string // "user", "barrier" or "trim"
+	ClientID    uint64
+	Seq         uint64
+	NoDedup     bool   // a Node.Append entry: identity not deduplicated
+	Conditional bool   // an AppendIf
+	ExpectLast  uint64 // Conditional: the expected last delivered index
+	TrimBefore  uint64 // Kind "trim": drop slots below it
+	Payload     []byte // Kind "user": the appended data (aliases the input)
+}
+
+// DescribeEntry decodes the header of paxos.Entry.Data written by this
+// package (see doc.go for the layout). An error means the data was not
+// written by it; such an entry is never delivered.
+func DescribeEntry(data []byte) (EntryInfo, error) {
+	h, payload, err := decodeEntry(data)
+	if err != nil {
+		return EntryInfo{}, err
+	}
+	kind := map[entryKind]string{kindUser: "user", kindBarrier: "barrier", kindTrim: "trim"}[h.kind]
+	return EntryInfo{Kind: kind, ClientID: h.clientID, Seq: h.seq, NoDedup: h.noDedup,
+		Conditional: h.cond, ExpectLast: h.expect, TrimBefore: h.before, Payload: payload}, nil
+}

@@ -183,6 +183,19 @@ func (n *Node) Close() error {
 	return nil
 }
 
+// Done is closed once the node has stopped: after Close, or on its own
+// after a fatal error (a failed persist or chosen-log write; see Err).
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Err is the fatal error that stopped the node (wrapping ErrStopped), or
+// nil while it runs or after a clean Close.
+func (n *Node) Err() error {
+	if p := n.fatal.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // errIfStopped returns ErrClosed or the fatal error once the node stops.
 func (n *Node) errIfStopped() error {
 	if p := n.fatal.Load(); p != nil {

@@ -143,7 +143,14 @@ func TestPersistFailureStops(t *testing.T) {
 	// accept); drive it with an append through a client.
 	cl := c.client(t)
 	go cl.Append(ctx, []byte("x"))
-	waitFor(ctx, t, "node stops", func() bool { return n.fatal.Load() != nil })
+	select {
+	case <-n.Done():
+	case <-ctx.Done():
+		t.Fatal("node did not stop after a failed persist")
+	}
+	if err := n.Err(); !errors.Is(err, ErrStopped) || !errors.Is(err, errDisk) {
+		t.Fatalf("Err after a failed persist: %v", err)
+	}
 	if _, err := n.Append(ctx, []byte("y")); !errors.Is(err, ErrStopped) {
 		t.Fatalf("append after a failed persist: %v", err)
 	}

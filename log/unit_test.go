@@ -27,6 +27,10 @@ func TestEntryRoundTrip(t *testing.T) {
 			}
 		}
 	}
+	info, err := DescribeEntry(encodeEntry(header{kind: kindTrim, clientID: 5, seq: 7, before: 99}, nil))
+	if err != nil || info.Kind != "trim" || info.TrimBefore != 99 || info.ClientID != 5 || info.Seq != 7 {
+		t.Fatalf("DescribeEntry(trim): %+v %v", info, err)
+	}
 	for _, bad := range [][]byte{nil, {1}, {9, 0, 1, 1}, {1, 0x80, 1, 1}, {1, 0, 0x80}, {1, flagConditional, 1, 1}} {
 		if _, _, err := decodeEntry(bad); err == nil {
 			t.Fatalf("decodeEntry(%x) accepted garbage", bad)

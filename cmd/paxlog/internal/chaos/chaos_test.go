@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,6 +55,9 @@ func runChaos(t *testing.T, cfg RunConfig) *Report {
 		t.Logf("chaos: injections that did not take effect: %s", rep.Missed)
 	}
 	if err != nil {
+		for _, path := range rep.NodeLogs {
+			t.Logf("chaos: last lines of %s:\n%s", path, lastLines(path, 20))
+		}
 		t.Fatalf("chaos: seed %d: harness failure: %v (replica logs in %s)", rep.Seed, err, cfg.Cluster.Dir)
 	}
 	if rep.Record != nil {
@@ -159,4 +163,14 @@ func TestChaosFiveReplicas(t *testing.T) {
 	if rep.Counts[KillMinority.String()] < 3 || rep.Counts[Partition.String()] < 3 {
 		t.Errorf("faults not injected: %s", rep.Counts)
 	}
+}
+
+// lastLines returns the last n lines of a file.
+func lastLines(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

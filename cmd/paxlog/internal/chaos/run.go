@@ -50,6 +50,7 @@ type Report struct {
 	Missed          Counts // injections that did not take effect, by fault
 	Recovery        []time.Duration
 	Record          *Record
+	NodeLogs        []string // each replica's log file (every incarnation)
 	Log             []Violation
 	Lin             LinResult
 }
@@ -119,6 +120,9 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	r.cl = cl
 	r.rep.ElectionTimeout = cl.cfg.ElectionTimeout()
+	for id := 1; id <= cl.N(); id++ {
+		r.rep.NodeLogs = append(r.rep.NodeLogs, cl.Node(id).Log)
+	}
 	r.probe, err = replog.NewClient(replog.ClientConfig{ClusterID: cl.cfg.ClusterID, Addrs: cl.Addrs(),
 		AttemptTimeout: 150 * time.Millisecond})
 	if err != nil {

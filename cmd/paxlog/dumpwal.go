@@ -10,8 +10,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
@@ -49,6 +51,11 @@ func (d *dumpCmd) run(c *cli, fs *pflag.FlagSet) error {
 	if err != nil {
 		return err
 	}
+	// A closed stdout (dump-wal DIR | head) must end the dump with an
+	// error, not kill the process before it removes its copy.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
 	tmp, err := os.MkdirTemp("", "paxlog-dump-*")
 	if err != nil {
 		return err
@@ -95,7 +102,9 @@ func (d *dumpCmd) dump(out *json.Encoder, st *storage.Store, dir string) error {
 			break
 		}
 		for _, e := range es {
-			out.Encode(d.entryJSON("chosen", e))
+			if err := out.Encode(d.entryJSON("chosen", e)); err != nil {
+				return fmt.Errorf("writing the dump: %w", err)
+			}
 		}
 		n += len(es)
 		from = es[len(es)-1].Slot + 1

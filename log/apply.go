@@ -124,7 +124,7 @@ func (a *applier) applyUser(slot uint64, h header) (verdict, outcome) {
 			a.dedup.touch(h.clientID, slot)
 			return vTooOld, outcome{}
 		}
-		if found {
+		if found && !plantedSkipDedup {
 			a.dedup.touch(h.clientID, slot)
 			return vDuplicate, o
 		}

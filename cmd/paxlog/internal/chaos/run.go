@@ -82,6 +82,7 @@ type runner struct {
 	lane  int
 	rep   *Report
 	seq   int // probe value counter
+	done  bool
 }
 
 // Run starts a cluster under cfg.Cluster.Dir, drives the workload through
@@ -100,6 +101,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		rep: &Report{Seed: cfg.Seed, Counts: Counts{}, Missed: Counts{}}}
 	cfg.Logf("chaos: seed %d (replay: PAXLOG_CHAOS_SEED=%d)", cfg.Seed, cfg.Seed)
 	start := time.Now()
+	defer r.close() // also on a panic: no child process outlives Run
 	err := r.run(ctx)
 	r.rep.Elapsed = time.Since(start)
 	r.close()
@@ -380,6 +382,10 @@ func (r *runner) check() {
 }
 
 func (r *runner) close() {
+	if r.done {
+		return
+	}
+	r.done = true
 	if r.wl != nil {
 		r.wl.Stop()
 	}

@@ -13,7 +13,7 @@ import (
 // checks of the other tests, and of the chaos harness, can fail).
 func TestPlantedSkipDedup(t *testing.T) {
 	plantedSkipDedup = true
-	defer func() { plantedSkipDedup = false }()
+	t.Cleanup(func() { plantedSkipDedup = false }) // after the cluster's cleanup
 	c := newTestCluster(t, clusterOpts{size: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -140,6 +140,8 @@ func errorResponse(n *Node, err error) *paxnet.Response {
 		r.Err, r.First = paxnet.ErrTrimmed, tr.First
 	case errors.As(err, &ce):
 		r.Err, r.Index = paxnet.ErrConditionFailed, ce.Last
+	case errors.Is(err, ErrNotLeader): // no leader known, or this replica is restoring
+		r.Err = paxnet.ErrNotLeader
 	case errors.Is(err, ErrBackpressure):
 		r.Err = paxnet.ErrBackpressure
 	case errors.Is(err, ErrNotFound):

@@ -195,3 +195,38 @@ func TestProposalQueueBackpressure(t *testing.T) {
 		t.Fatalf("push after close: %v", err)
 	}
 }
+
+// TestWireErrors: every error a Node returns maps to a wire code and back
+// to an error of the same class.
+func TestWireErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want error
+	}{
+		{&NotLeaderError{LeaderID: 2, Leader: "a:1"}, ErrNotLeader},
+		{errRestoring, ErrNotLeader},
+		{&TrimmedError{Index: 1, First: 5}, ErrTrimmed},
+		{&ConditionError{Expected: 1, Last: 3}, ErrConditionFailed},
+		{&BackpressureError{Queued: 3}, ErrBackpressure},
+		{fmt.Errorf("x: %w", ErrNotFound), ErrNotFound},
+		{fmt.Errorf("x: %w", ErrClosed), ErrClosed},
+		{fmt.Errorf("x: %w", ErrInvalid), ErrInvalid},
+		{fmt.Errorf("x: %w", ErrSeqTooOld), ErrInvalid},
+		{fmt.Errorf("x: %w", ErrDropped), errRemoteTimeout},
+		{context.DeadlineExceeded, errRemoteTimeout},
+		{fmt.Errorf("%w: disk", ErrStopped), errInternal},
+	} {
+		got := responseError(errorResponse(nil, tc.err))
+		if !errors.Is(got, tc.want) {
+			t.Errorf("%v -> %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	var nl *NotLeaderError
+	if err := responseError(errorResponse(nil, &NotLeaderError{LeaderID: 2, Leader: "a:1"})); !errors.As(err, &nl) || nl.Leader != "a:1" {
+		t.Fatalf("redirect lost its leader: %v", err)
+	}
+	var te *TrimmedError
+	if err := responseError(errorResponse(nil, &TrimmedError{First: 5})); !errors.As(err, &te) || te.First != 5 {
+		t.Fatalf("trimmed lost its first index: %v", err)
+	}
+}

@@ -19,6 +19,7 @@ type learnerState struct {
 	commitPeer   NodeID // who claimed it: asked first for catch-up
 	catchUpWait  int    // ticks until a catch-up request may be repeated
 	catchUpTries int    // requests since progress; rotates the peer asked
+	catchUpPeer  NodeID // the peer whose last answer made progress; asked first
 }
 
 // markChosen records that slot s holds val, chosen: val is st.acc, or an
@@ -87,7 +88,10 @@ func (n *Node) requestCatchUp() {
 	if n.catchUpWait > 0 || n.chosen >= limit {
 		return
 	}
-	to := n.commitPeer
+	to := n.catchUpPeer
+	if to == 0 {
+		to = n.commitPeer
+	}
 	if n.catchUpTries > 0 || to == 0 || to == n.id {
 		peers := n.cfg.Peers
 		i := (n.peerIdx(to) + n.catchUpTries) % len(peers)
@@ -205,7 +209,9 @@ func (n *Node) onChosen(m *Message) {
 		}
 	}
 	if n.chosen > before {
-		n.catchUpWait = 0
+		// Keep asking the peer that answered: rotating after every answer
+		// wastes a resend timeout on each crashed peer in the rotation.
+		n.catchUpWait, n.catchUpPeer = 0, m.From
 	}
 	n.requestCatchUp()
 	if n.role == Candidate {

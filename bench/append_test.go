@@ -1,0 +1,184 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	replog "github.com/paxlog/paxlog/log"
+)
+
+// appendShape is one append workload: clients goroutines, each with its own
+// replog.Client (its own connection and exactly-once identity) and one
+// request of batch entries of size bytes in flight.
+type appendShape struct {
+	clients, batch, size int
+}
+
+// BenchmarkAppend: one op is one entry appended through replog.Client.Append
+// (remote, over loopback TCP) and acknowledged, i.e. chosen on a majority of
+// a 3-replica cluster with every replica's accept fsynced. It reports
+// appends/s, MB/s, p50/p99/p99.9 request latency in ms, fsyncs per append
+// (all replicas together) and the process's peak RSS (3 replicas + clients).
+func BenchmarkAppend(b *testing.B) {
+	c := startCluster(b, clusterOpts{})
+	for _, clients := range []int{1, 16, 256} {
+		s := appendShape{clients: clients, batch: 1, size: 256}
+		b.Run(name("clients", clients, "size", s.size), func(b *testing.B) { benchAppend(b, c, s) })
+	}
+}
+
+// BenchmarkAppendBatch: one op is one entry; each request is one
+// Client.AppendBatch of batch entries. Latency is per request.
+func BenchmarkAppendBatch(b *testing.B) {
+	c := startCluster(b, clusterOpts{})
+	s := appendShape{clients: 16, batch: 64, size: 256}
+	b.Run(name("clients", s.clients, "batch", s.batch, "size", s.size), func(b *testing.B) { benchAppend(b, c, s) })
+}
+
+// BenchmarkAppendNoSync is the LABELLED NO-FSYNC BASELINE: storage opened
+// with NoSync, not crash safe. It shows what the code costs without the
+// disk; never quote it as paxlog's throughput.
+func BenchmarkAppendNoSync(b *testing.B) {
+	c := startCluster(b, clusterOpts{noSync: true})
+	for _, clients := range []int{1, 256} {
+		s := appendShape{clients: clients, batch: 1, size: 256}
+		b.Run(name("fsync", "off", "clients", clients, "size", s.size), func(b *testing.B) { benchAppend(b, c, s) })
+	}
+}
+
+// loadResult is what one append run measured.
+type loadResult struct {
+	entries int64
+	elapsed time.Duration
+	lat     []time.Duration // per request, sorted
+}
+
+// benchAppend runs b.N entries of shape s against c and reports.
+func benchAppend(b *testing.B, c *cluster, s appendShape) {
+	clients := make([]*replog.Client, s.clients)
+	for i := range clients {
+		clients[i] = c.newClient(b)
+	}
+	warmAll(b, clients)
+	rss := startRSSSampler()
+	f0, p0 := c.fsyncs(), c.persists()
+	b.SetBytes(int64(s.size))
+	b.ResetTimer()
+	r := runLoad(b, clients, s, int64(b.N), nil)
+	b.StopTimer()
+	report(b, r, s)
+	b.ReportMetric(float64(c.fsyncs()-f0)/float64(r.entries), "fsyncs/append")
+	b.ReportMetric(float64(c.persists()-p0)/float64(r.entries), "persists/append")
+	b.ReportMetric(rss.stop(), "peak-rss-MiB")
+	c.logMetrics(b)
+}
+
+// warmAll makes one append through every client, concurrently.
+func warmAll(b *testing.B, clients []*replog.Client) {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(clients))
+	for _, cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if _, err := cl.Append(ctx, []byte("warm")); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatalf("warm-up append: %v", err)
+	}
+}
+
+// runLoad appends total entries through the clients (one worker each) and
+// returns the request latencies. acked, when set, is called after every
+// acknowledged request with the number of entries it carried.
+func runLoad(b *testing.B, clients []*replog.Client, s appendShape, total int64, acked func(int)) loadResult {
+	payload := make([]byte, s.size)
+	rand.Read(payload)
+	var claimed, done atomic.Int64
+	lats := make([][]time.Duration, len(clients))
+	var wg sync.WaitGroup
+	var failed atomic.Pointer[error]
+	start := time.Now()
+	for w, cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			data := make([][]byte, s.batch)
+			for i := range data {
+				data[i] = payload
+			}
+			for failed.Load() == nil {
+				n := int64(s.batch)
+				left := total - claimed.Add(n) + n
+				if left <= 0 {
+					return
+				}
+				n = min(n, left)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				t0 := time.Now()
+				var err error
+				if s.batch == 1 {
+					_, err = cl.Append(ctx, payload)
+				} else {
+					_, err = cl.AppendBatch(ctx, data[:n])
+				}
+				lat := time.Since(t0)
+				cancel()
+				if err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+				lats[w] = append(lats[w], lat)
+				done.Add(n)
+				if acked != nil {
+					acked(int(n))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if e := failed.Load(); e != nil {
+		b.Fatalf("append: %v", *e)
+	}
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	return loadResult{entries: done.Load(), elapsed: elapsed, lat: all}
+}
+
+// report adds throughput and latency metrics.
+func report(b *testing.B, r loadResult, s appendShape) {
+	secs := r.elapsed.Seconds()
+	b.ReportMetric(float64(r.entries)/secs, "appends/s")
+	b.ReportMetric(float64(r.entries)*float64(s.size)/secs/1e6, "MB/s")
+	b.ReportMetric(quantileMs(r.lat, 0.50), "p50-ms")
+	b.ReportMetric(quantileMs(r.lat, 0.99), "p99-ms")
+	b.ReportMetric(quantileMs(r.lat, 0.999), "p99.9-ms")
+}
+
+// quantileMs is the q-quantile of sorted latencies in milliseconds.
+func quantileMs(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(sorted)))
+	if i >= len(sorted) {
+		i = len(sorted) - 1
+	}
+	return float64(sorted[i].Microseconds()) / 1000
+}

@@ -106,8 +106,8 @@
 //
 // # Trim
 //
-// Trim(before) proposes a trim entry. The replica that applies it at slot
-// s uses the trim point t = min(before, s+1): it syncs the chosen log,
+// Trim(before) proposes a trim entry. Every replica, applying it at slot
+// s, uses the trim point t = min(before, s+1): it syncs the chosen log,
 // stores a checkpoint of its applied state at s (dedup table, last
 // delivered index, the filtered slots >= t) with Store.SetCheckpoint, and
 // calls TrimChosen(t). A restart restores the checkpoint and replays from
@@ -150,6 +150,21 @@
 // (Client.Tail) use paxnet's credit flow control: the server sends at most
 // the credit the consumer granted, so a stalled consumer costs the server
 // one batch (256 entries / 256 KiB) plus the granted credit.
+//
+// # Client
+//
+// A Client dials the addresses it is given lazily and keeps one connection
+// per replica. Appends, trims and barriers go to the leader: a redirect
+// names it and is followed at once; transport errors, replica timeouts,
+// back-pressure and shutdowns are retried on the next replica with
+// exponential backoff (5 ms to 500 ms), each attempt bounded by
+// AttemptTimeout, until the call's context ends (then ErrUnavailable
+// wraps the last error). Each append request carries the client id and
+// the sequence number of its first entry (a request of n entries uses
+// seq..seq+n-1); a retry reuses them, so it is never delivered twice. The
+// client keeps at most MaxInflight entries in flight, well inside the
+// replicas' dedup window. A remote Tail reconnects to another replica
+// after a failure and resumes after the last index it delivered.
 //
 // # Observability
 //

@@ -23,8 +23,11 @@ type ClientConfig struct {
 	Addrs []string
 	// TLS enables mutual TLS; nil means plaintext.
 	TLS *paxnet.TLSConfig
-	// ClientID is the exactly-once identity of this client. Default: random.
-	// Two live clients must never share one.
+	// ClientID is the exactly-once identity of this client. Default: random
+	// (recommended). Sequence numbers restart at 1 with every Client, so an
+	// id must never be reused by another Client while the replicas remember
+	// it (see doc.go): its appends would be taken for retries of the old
+	// ones and answered with their indexes.
 	ClientID uint64
 	// MaxInflight bounds the entries this client has in flight at once (so
 	// its sequence numbers stay inside the replicas' dedup window). Default

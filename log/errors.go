@@ -47,6 +47,10 @@ var (
 	// ErrUnavailable: a Client reached no replica that could serve it before
 	// its context ended; the wrapped error is the last one seen.
 	ErrUnavailable = errors.New("replog: cluster unavailable")
+
+	// errInternal: a replica answered with an internal error (a bug or a
+	// storage failure there); the message says which.
+	errInternal = errors.New("replog: internal error")
 )
 
 // NotLeaderError names the leader an append should be sent to.

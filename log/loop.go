@@ -1,7 +1,6 @@
 package log
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -253,5 +252,3 @@ func (o *owner) shutdown(fatal error) {
 	}
 	o.n.wake.broadcast()
 }
-
-var errInternal = errors.New("replog: internal error")

@@ -134,6 +134,16 @@ func decodeBody(dec *codec.Decoder, body []byte, v any, maxFrame int) error {
 	if err := scanBody(body, 2*uint64(maxFrame)); err != nil {
 		return err
 	}
+	switch v := v.(type) { // fast paths (fastcodec.go); they fall back here
+	case *reqEnvelope:
+		if decodeReqFast(body, v) {
+			return nil
+		}
+	case *respEnvelope:
+		if decodeRespFast(body, v) {
+			return nil
+		}
+	}
 	dec.ResetBytes(body)
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -163,9 +173,11 @@ func (fe *frameEncoder) encode(typ frameType, v any) ([]byte, error) {
 		fe.buf = make([]byte, 0, 4096)
 	}
 	fe.buf = fe.buf[:0]
-	fe.enc.ResetBytes(&fe.buf)
-	if err := fe.enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("paxnet: encode %T: %w", v, err)
+	if !fe.encodeFast(v) {
+		fe.enc.ResetBytes(&fe.buf)
+		if err := fe.enc.Encode(v); err != nil {
+			return nil, fmt.Errorf("paxnet: encode %T: %w", v, err)
+		}
 	}
 	n := len(fe.buf)
 	if n > fe.maxFrame {
@@ -174,6 +186,21 @@ func (fe *frameEncoder) encode(typ frameType, v any) ([]byte, error) {
 	binary.BigEndian.PutUint32(fe.hdr[:4], uint32(n))
 	fe.hdr[4] = protoVersion<<4 | byte(typ)
 	return fe.buf, nil
+}
+
+// encodeFast writes the hottest bodies without reflection (fastcodec.go);
+// false leaves fe.buf empty for the reflection codec.
+func (fe *frameEncoder) encodeFast(v any) bool {
+	switch v := v.(type) {
+	case *reqEnvelope:
+		fe.buf = encodeReqFast(fe.buf, v)
+		return true
+	case *respEnvelope:
+		var ok bool
+		fe.buf, ok = encodeRespFast(fe.buf, v)
+		return ok
+	}
+	return false
 }
 
 // writeFrame encodes v and writes the frame to w (not flushed). It returns

@@ -8,9 +8,11 @@
 //
 // # Contract
 //
-// Persist makes a batch of paxos.Records durable with one tidwall WriteBatch
-// and one fsync (group commit) and returns only after that fsync: the
-// caller may send the messages of the same Ready only then. AppendChosen
+// Persist makes a batch of paxos.Records durable as one journal batch
+// record (one tidwall entry with one CRC, one write, one fsync: group
+// commit) and returns only after that fsync: the caller may send the
+// messages of the same Ready only then. A batch is durable whole or not at
+// all: recovery never yields part of one. AppendChosen
 // writes the chosen log without an fsync of its own (the journal still
 // holds the accepts); Sync makes it durable, and journal compaction syncs
 // it before dropping anything. HardState after Open equals what was
@@ -29,7 +31,7 @@
 //	Dir/identity          cluster id + node id (one record; Open refuses another cluster or node: ErrIdentity)
 //	Dir/chosen.meta       generation + base slot of the chosen log (one record)
 //	Dir/checkpoint        SetCheckpoint's slot + blob (one record)
-//	Dir/journal/          tidwall/wal segments of the acceptor journal; WAL index = record sequence
+//	Dir/journal/          tidwall/wal segments of the acceptor journal; WAL index = batch sequence
 //	Dir/chosen.<gen>/     tidwall/wal segments of the chosen log; WAL index = slot - base + 1
 //	<segment>.torn-<ns>   bytes cut from a torn tail, kept for inspection
 //
@@ -52,6 +54,7 @@
 //	crc32c (Castagnoli) covers every byte after itself (kind..end).
 //	seq is the record's WAL index (0 in the small files).
 //
+//	kind 8 batch       groups u32 | groups x group                         (journal: one Persist call)
 //	kind 1 promise     ballot
 //	kind 2 accept      ballot | count u32 | count x (slot u64 | flags u8 | len u32 | data)
 //	kind 3 checkpoint  promised ballot | count u32 | count x entry         (journal: live acceptor state)
@@ -62,6 +65,28 @@
 //
 //	ballot = round u64 | node u64
 //	entry  = slot u64 | ballot | flags u8 | len u32 | data      flags bit 0: no-op; other bits must be 0
+//	group  = kind u8 | body of a kind 1 or kind 2 record       (no CRC or seq of its own)
+//
+// For example, the batch of promise(b1), accept(b2: e1, e2), accept(b2: e3):
+//
+//	+--------+---+-----+--------+---+----+---+----+---------+----+----+----+
+//	| crc32c | 8 | seq | 2      | 1 | b1 | 2 | b2 | 3       | e1 | e2 | e3 |
+//	+--------+---+-----+--------+---+----+---+----+---------+----+----+----+
+//	                     groups  promise  accept   count     slot|flags|len|data each
+//
+// The journal holds batch records and checkpoints, each at its own WAL
+// index (WAL index = batch sequence): one Persist call is one batch record,
+// however many records it carries, so its bytes are checksummed once. Inside
+// a batch, each promise record is a promise group and a run of consecutive
+// accept records at one ballot is one accept group (the paxos core emits
+// one accept record per Accept message; a batch of them at one ballot
+// costs one group header); replaying a group (promise its ballot, keep
+// each entry unless a higher ballot holds the slot) gives the state the
+// records give one by one. A batch has at least one group, and an accept
+// group never directly follows an accept group of the same ballot, so
+// every valid batch decodes to exactly the bytes it came from. Whole kind 1
+// and kind 2 records (one per WAL index) were written by earlier versions;
+// recovery still replays them.
 //
 // A record is valid only if it is at least 13 bytes, its CRC matches, its
 // kind is known, every count and length fits in the bytes that remain
@@ -80,7 +105,7 @@
 //
 //   - an invalid record in the last segment with no valid record anywhere
 //     after it is a torn tail: the file is cut back to the end of the last
-//     valid record, the cut bytes are copied to <segment>.torn-<unixnano>,
+//     valid record (a torn batch goes whole), the cut bytes are copied to <segment>.torn-<unixnano>,
 //     the file and directory are fsynced, and a WARN names file, offset and
 //     bytes cut;
 //   - an invalid record in any other segment, or one followed by a valid
@@ -139,7 +164,10 @@
 // held across an fsync except when a write finishes a segment. tidwall
 // keeps each log's tail segment in memory and caches one older segment, so
 // memory is about 2 x SegmentSize per log plus the cache, whatever the log
-// size. The acceptor state holds only accepted slots above the chosen log.
+// size. The acceptor state holds only accepted slots above the chosen log;
+// their data aliases the encoded batch they were persisted in (one
+// allocation per Persist call, nothing copied entry by entry), so a batch
+// stays in memory while any of its slots is still held.
 //
 // # Journal compaction
 //

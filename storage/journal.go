@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -38,27 +39,16 @@ func (a *acceptor) accept(e paxos.Entry, chosen uint64) {
 	a.entries[e.Slot] = e
 }
 
-// acceptRecords applies persisted records, copying all their entry data
-// into one allocation.
-func (a *acceptor) acceptRecords(recs []paxos.Record, chosen uint64) {
-	total := 0
-	for i := range recs {
-		for j := range recs[i].Entries {
-			total += len(recs[i].Entries[j].Data)
-		}
-	}
-	arena := make([]byte, 0, total)
-	for i := range recs {
-		a.promise(recs[i].Ballot)
-		for _, e := range recs[i].Entries {
-			if len(e.Data) > 0 {
-				start := len(arena)
-				arena = append(arena, e.Data...)
-				e.Data = arena[start:len(arena):len(arena)]
-			}
-			e.Ballot = recs[i].Ballot
-			a.accept(e, chosen)
-		}
+// acceptBatch applies a batch record that was just written (b is its
+// encoding, which the caller never modifies again). Entry data aliases b:
+// the batch is the one allocation that owns it, so nothing is copied.
+func (a *acceptor) acceptBatch(b []byte, chosen uint64) {
+	r := rec{kind: kindBatch, n: int(binary.LittleEndian.Uint32(b[headerSize:])), ents: b[headerSize+4:]}
+	c := cursor{b: r.ents}
+	for i := 0; i < r.n; i++ {
+		g := nextGroup(&c, 0)
+		a.promise(g.ballot)
+		walkEntries(g.ents, g.n, false, g.ballot, func(e paxos.Entry) { a.accept(e, chosen) })
 	}
 }
 
@@ -67,6 +57,12 @@ func (a *acceptor) acceptRecords(recs []paxos.Record, chosen uint64) {
 func (a *acceptor) acceptCopy(e paxos.Entry) {
 	e.Data = slices.Clone(e.Data)
 	a.accept(e, 0)
+}
+
+// replayGroup applies one promise or accept group of a batch record.
+func (a *acceptor) replayGroup(g rec) {
+	a.promise(g.ballot)
+	g.eachEntry(a.acceptCopy)
 }
 
 func (a *acceptor) dropThrough(slot uint64) {
@@ -104,6 +100,8 @@ func (a *acceptor) replay(first uint64) visitFunc {
 		case kindAccept:
 			a.promise(r.ballot)
 			r.eachEntry(a.acceptCopy)
+		case kindBatch:
+			r.eachGroup(a.replayGroup)
 		case kindJournalCP:
 			*a = newAcceptor()
 			a.promised = r.ballot
@@ -136,11 +134,12 @@ func (s *Store) openJournal() error {
 	return nil
 }
 
-// Persist makes acceptor records durable: one tidwall WriteBatch and one
-// fsync for the whole slice (group commit). It returns only after the
-// fsync. A failed write or fsync poisons the store. Invalid records
-// (unknown kind, zero slot, an accept entry whose ballot differs from its
-// record's) return ErrInvalid and write nothing.
+// Persist makes acceptor records durable: the whole slice is one journal
+// batch record, written with one tidwall WriteBatch and one fsync (group
+// commit). It returns only after the fsync. A failed write or fsync
+// poisons the store. Invalid records (unknown kind, zero slot, an accept
+// entry whose ballot differs from its record's) return ErrInvalid and
+// write nothing.
 func (s *Store) Persist(recs []paxos.Record) error {
 	if len(recs) == 0 {
 		return nil
@@ -153,27 +152,18 @@ func (s *Store) Persist(recs []paxos.Record) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	seq := s.journal.last + 1
-	buf := s.buf[:0]
-	for i := range recs {
-		r := &recs[i]
-		start := len(buf)
-		if r.Kind == paxos.RecordPromise {
-			buf = encodePromise(buf, seq, r.Ballot)
-		} else {
-			buf = encodeEntries(buf, kindAccept, seq, r.Ballot, r.Entries)
-		}
-		s.journal.add(buf[start:])
-		seq++
-	}
-	s.buf = buf
+	// One batch record (one tidwall entry, one CRC) per call: WAL index =
+	// batch sequence. The encoding is a fresh buffer: after the fsync the
+	// acceptor keeps the entries' data inside it (tidwall copied it).
+	b := encodeBatch(nil, s.journal.last+1, recs)
+	s.journal.add(b)
 	if err := s.journal.write(); err != nil {
 		return s.fail("journal write", err)
 	}
 	if err := s.journal.sync(); err != nil {
 		return s.fail("journal fsync", err)
 	}
-	s.acc.acceptRecords(recs, s.view.Load().last)
+	s.acc.acceptBatch(b, s.view.Load().last)
 	return s.maybeCompact()
 }
 

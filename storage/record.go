@@ -17,7 +17,8 @@ const (
 	kindIdentity   byte = 5 // identity file: node id + cluster id
 	kindChosenMeta byte = 6 // chosen.meta file: generation + base slot
 	kindBlob       byte = 7 // checkpoint file: slot + opaque blob
-	kindMax             = kindBlob
+	kindBatch      byte = 8 // journal: one Persist call (promise and accept groups, see batch.go)
+	kindMax             = kindBatch
 )
 
 const (
@@ -46,7 +47,7 @@ type rec struct {
 	seq    uint64
 	ballot paxos.Ballot // promise, accept, journal checkpoint (promised)
 	n      int          // number of entries in ents
-	ents   []byte       // encoded entries (accept, journal checkpoint, chosen)
+	ents   []byte       // encoded entries (accept, journal checkpoint, chosen) or groups (batch)
 	a, b   uint64       // identity: node; chosen meta: gen, base; blob: slot
 	data   []byte       // identity: cluster id; blob: data
 }
@@ -54,10 +55,23 @@ type rec struct {
 // eachEntry calls fn for every entry of an already validated record. Entry
 // data aliases the record's buffer.
 func (r *rec) eachEntry(fn func(paxos.Entry)) {
+	if r.kind != kindBatch {
+		walkEntries(r.ents, r.n, r.kind != kindAccept, r.ballot, fn)
+		return
+	}
 	c := cursor{b: r.ents}
-	full := r.kind != kindAccept
 	for i := 0; i < r.n; i++ {
-		e := paxos.Entry{Slot: c.u64(), Ballot: r.ballot}
+		g := nextGroup(&c, r.seq)
+		walkEntries(g.ents, g.n, false, g.ballot, fn)
+	}
+}
+
+// walkEntries calls fn for each of n validated entries in ents; full
+// entries carry their own ballot, the others take b.
+func walkEntries(ents []byte, n int, full bool, b paxos.Ballot, fn func(paxos.Entry)) {
+	c := cursor{b: ents}
+	for i := 0; i < n; i++ {
+		e := paxos.Entry{Slot: c.u64(), Ballot: b}
 		if full {
 			e.Ballot = c.ballot()
 		}
@@ -152,6 +166,10 @@ func decodeRecord(b []byte) (rec, error) {
 		r.n = int(c.u32())
 		r.ents = c.b[c.off:]
 		c.bad = c.bad || !skipEntries(&c, r.n, r.kind == kindJournalCP)
+	case kindBatch:
+		r.n = int(c.u32())
+		r.ents = c.b[c.off:]
+		c.bad = c.bad || !skipGroups(&c, r.n)
 	case kindChosen:
 		r.n = 1
 		r.ents = c.b[c.off:]

@@ -23,6 +23,14 @@ func sampleRecords() [][]byte {
 		encodeIdentity("cluster", 5),
 		encodeChosenMeta(2, 100),
 		encodeBlob(42, []byte("blob")),
+		encodeBatch(nil, 6, []paxos.Record{
+			{Kind: paxos.RecordPromise, Ballot: ballot(3)},
+			{Kind: paxos.RecordAccept, Ballot: ballot(3), Entries: ents[:1]},
+			{Kind: paxos.RecordAccept, Ballot: ballot(3), Entries: ents[1:]}, // merges with the one before
+			{Kind: paxos.RecordAccept, Ballot: ballot(5)},
+			{Kind: paxos.RecordPromise, Ballot: ballot(5)},
+			{Kind: paxos.RecordAccept, Ballot: ballot(5), Entries: []paxos.Entry{{Slot: 9, Ballot: ballot(5), Data: []byte("x")}}},
+		}),
 	}
 }
 
@@ -43,6 +51,17 @@ func reencode(r *rec) []byte {
 		return encodeChosenMeta(r.a, r.b)
 	case kindBlob:
 		return encodeBlob(r.a, r.data)
+	case kindBatch:
+		var recs []paxos.Record
+		r.eachGroup(func(g rec) {
+			pr := paxos.Record{Kind: paxos.RecordPromise, Ballot: g.ballot}
+			if g.kind == kindAccept {
+				pr.Kind = paxos.RecordAccept
+				g.eachEntry(func(e paxos.Entry) { pr.Entries = append(pr.Entries, e) })
+			}
+			recs = append(recs, pr)
+		})
+		return encodeBatch(nil, r.seq, recs)
 	}
 	return nil
 }
@@ -83,7 +102,11 @@ func hugeRecords() [][]byte {
 	entryHuge = binary.LittleEndian.AppendUint32(entryHuge, 0xffffffff)
 	blobHuge := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint64(hdr(kindBlob), 1), 3<<30)
 	identHuge := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint64(hdr(kindIdentity), 1), 1<<31)
-	return [][]byte{withCRC(acceptHuge), withCRC(entryHuge), withCRC(blobHuge), withCRC(identHuge)}
+	groupsHuge := binary.LittleEndian.AppendUint32(hdr(kindBatch), 1<<30)
+	groupHuge := append(binary.LittleEndian.AppendUint32(hdr(kindBatch), 1), kindAccept)
+	groupHuge = binary.LittleEndian.AppendUint32(append(groupHuge, make([]byte, 16)...), 1<<31)
+	return [][]byte{withCRC(acceptHuge), withCRC(entryHuge), withCRC(blobHuge), withCRC(identHuge),
+		withCRC(groupsHuge), withCRC(groupHuge)}
 }
 
 // FuzzRecord: the decoder never panics, never allocates more than the

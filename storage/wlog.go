@@ -30,6 +30,7 @@ type wlog struct {
 
 	segs        []uint64 // first WAL index of each segment file
 	tail        File     // our descriptor of the last segment
+	tailName    string   // its path (tailPath when it was opened)
 	tailBytes   int64    // bytes in the last segment (tidwall's len(ebuf))
 	first, last uint64   // WAL indexes; last == first-1 when empty
 	bytes       int64    // bytes in all segments
@@ -135,7 +136,8 @@ func (w *wlog) tailPath() string {
 }
 
 func (w *wlog) openTail() error {
-	f, err := w.fsys.OpenFile(w.tailPath(), os.O_RDONLY, 0)
+	w.tailName = w.tailPath()
+	f, err := w.fsys.OpenFile(w.tailName, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("storage: open tail segment: %w", err)
 	}
@@ -161,11 +163,11 @@ func (w *wlog) write() error {
 		return nil
 	}
 	cycles, tailBytes, total := w.predict()
-	if err := w.fsys.BeforeWrite(w.tailPath(), int(total)); err != nil {
-		return fmt.Errorf("storage: write %s: %w", w.tailPath(), err)
+	if err := w.fsys.BeforeWrite(w.tailName, int(total)); err != nil {
+		return fmt.Errorf("storage: write %s: %w", w.tailName, err)
 	}
 	if err := w.log.WriteBatch(&w.batch); err != nil {
-		return fmt.Errorf("storage: write %s: %w", w.tailPath(), err)
+		return fmt.Errorf("storage: write %s: %w", w.tailName, err)
 	}
 	w.last += uint64(len(w.sizes))
 	w.sizes = w.sizes[:0]

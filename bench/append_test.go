@@ -12,11 +12,20 @@ import (
 	replog "github.com/paxlog/paxlog/log"
 )
 
-// appendShape is one append workload: clients goroutines, each with its own
-// replog.Client (its own connection and exactly-once identity) and one
-// request of batch entries of size bytes in flight.
+// appendShape is one append workload: clients goroutines, each with one
+// request of batch entries of size bytes in flight, spread over conns
+// replog.Clients (each its own TCP connection and exactly-once identity;
+// 0 means one per goroutine).
 type appendShape struct {
-	clients, batch, size int
+	clients, conns, batch, size int
+}
+
+// nconns is the number of replog.Clients the shape uses.
+func (s appendShape) nconns() int {
+	if s.conns <= 0 || s.conns > s.clients {
+		return s.clients
+	}
+	return s.conns
 }
 
 // BenchmarkAppend: one op is one entry appended through replog.Client.Append
@@ -30,6 +39,10 @@ func BenchmarkAppend(b *testing.B) {
 		s := appendShape{clients: clients, batch: 1, size: 256}
 		b.Run(name("clients", clients, "size", s.size), func(b *testing.B) { benchAppend(b, c, s) })
 	}
+	// The shape of etcd's benchmark put at 256 clients (64 gRPC
+	// connections): 256 goroutines share 64 Clients.
+	s := appendShape{clients: 256, conns: 64, batch: 1, size: 256}
+	b.Run(name("clients", s.clients, "conns", s.conns, "size", s.size), func(b *testing.B) { benchAppend(b, c, s) })
 }
 
 // BenchmarkAppendBatch: one op is one entry; each request is one
@@ -38,6 +51,32 @@ func BenchmarkAppendBatch(b *testing.B) {
 	c := startCluster(b, clusterOpts{})
 	s := appendShape{clients: 16, batch: 64, size: 256}
 	b.Run(name("clients", s.clients, "batch", s.batch, "size", s.size), func(b *testing.B) { benchAppend(b, c, s) })
+}
+
+// BenchmarkAppendLocal appends through the leader's replog.Node.Append in
+// this process: no client hop, the shape of the hashicorp/raft peer row
+// (raft.Apply inside the leader). Replication between the three replicas
+// is the same loopback TCP with fsync. Not the client-library figure.
+func BenchmarkAppendLocal(b *testing.B) {
+	c := startCluster(b, clusterOpts{})
+	for _, clients := range []int{1, 16, 256} {
+		s := appendShape{clients: clients, batch: 1, size: 256}
+		b.Run(name("clients", clients, "size", s.size), func(b *testing.B) {
+			l := c.leader(b)
+			f0, p0, cpu0 := c.fsyncs(), c.persists(), processCPU()
+			b.SetBytes(int64(s.size))
+			b.ResetTimer()
+			r := runLoadWith(b, s, int64(b.N), func(ctx context.Context, _ int, data [][]byte) error {
+				_, err := l.Append(ctx, data[0])
+				return err
+			})
+			b.StopTimer()
+			report(b, r, s)
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(r.entries), "cpu-us/append")
+			b.ReportMetric(float64(c.fsyncs()-f0)/float64(r.entries), "fsyncs/append")
+			b.ReportMetric(float64(c.persists()-p0)/float64(r.entries), "persists/append")
+		})
+	}
 }
 
 // BenchmarkAppendNoSync is the LABELLED NO-FSYNC BASELINE: storage opened
@@ -60,22 +99,36 @@ type loadResult struct {
 
 // benchAppend runs b.N entries of shape s against c and reports.
 func benchAppend(b *testing.B, c *cluster, s appendShape) {
-	clients := make([]*replog.Client, s.clients)
-	for i := range clients {
-		clients[i] = c.newClient(b)
-	}
-	warmAll(b, clients)
+	clients := c.newClients(b, s)
 	rss := startRSSSampler()
-	f0, p0 := c.fsyncs(), c.persists()
+	f0, p0, cpu0 := c.fsyncs(), c.persists(), processCPU()
 	b.SetBytes(int64(s.size))
 	b.ResetTimer()
-	r := runLoad(b, clients, s, int64(b.N), nil)
+	r := runLoad(b, clients, s, int64(b.N))
 	b.StopTimer()
 	report(b, r, s)
+	// CPU of the whole process (3 replicas and the clients) per append:
+	// steadier than appends/s on a shared machine.
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(r.entries), "cpu-us/append")
 	b.ReportMetric(float64(c.fsyncs()-f0)/float64(r.entries), "fsyncs/append")
 	b.ReportMetric(float64(c.persists()-p0)/float64(r.entries), "persists/append")
 	b.ReportMetric(rss.stop(), "peak-rss-MiB")
 	c.logMetrics(b)
+}
+
+// newClients returns one replog.Client per worker of s (shared when
+// s.conns is set), each warmed up by one append.
+func (c *cluster) newClients(b *testing.B, s appendShape) []*replog.Client {
+	conns := make([]*replog.Client, s.nconns())
+	for i := range conns {
+		conns[i] = c.newClient(b)
+	}
+	warmAll(b, conns)
+	clients := make([]*replog.Client, s.clients)
+	for i := range clients {
+		clients[i] = conns[i%len(conns)]
+	}
+	return clients
 }
 
 // warmAll makes one append through every client, concurrently.
@@ -101,17 +154,30 @@ func warmAll(b *testing.B, clients []*replog.Client) {
 }
 
 // runLoad appends total entries through the clients (one worker each) and
-// returns the request latencies. acked, when set, is called after every
-// acknowledged request with the number of entries it carried.
-func runLoad(b *testing.B, clients []*replog.Client, s appendShape, total int64, acked func(int)) loadResult {
+// returns the request latencies.
+func runLoad(b *testing.B, clients []*replog.Client, s appendShape, total int64) loadResult {
+	return runLoadWith(b, s, total, func(ctx context.Context, w int, data [][]byte) error {
+		var err error
+		if len(data) == 1 && s.batch == 1 {
+			_, err = clients[w].Append(ctx, data[0])
+		} else {
+			_, err = clients[w].AppendBatch(ctx, data)
+		}
+		return err
+	})
+}
+
+// runLoadWith runs s.clients workers that call do with worker index and
+// up to s.batch entries until total entries are acknowledged.
+func runLoadWith(b *testing.B, s appendShape, total int64, do func(ctx context.Context, w int, data [][]byte) error) loadResult {
 	payload := make([]byte, s.size)
 	rand.Read(payload)
 	var claimed, done atomic.Int64
-	lats := make([][]time.Duration, len(clients))
+	lats := make([][]time.Duration, s.clients)
 	var wg sync.WaitGroup
 	var failed atomic.Pointer[error]
 	start := time.Now()
-	for w, cl := range clients {
+	for w := range s.clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -128,12 +194,7 @@ func runLoad(b *testing.B, clients []*replog.Client, s appendShape, total int64,
 				n = min(n, left)
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				t0 := time.Now()
-				var err error
-				if s.batch == 1 {
-					_, err = cl.Append(ctx, payload)
-				} else {
-					_, err = cl.AppendBatch(ctx, data[:n])
-				}
+				err := do(ctx, w, data[:n])
 				lat := time.Since(t0)
 				cancel()
 				if err != nil {
@@ -142,9 +203,6 @@ func runLoad(b *testing.B, clients []*replog.Client, s appendShape, total int64,
 				}
 				lats[w] = append(lats[w], lat)
 				done.Add(n)
-				if acked != nil {
-					acked(int(n))
-				}
 			}
 		}()
 	}

@@ -87,11 +87,7 @@ func (t *tailer) wait(b *testing.B, n int64) {
 }
 
 func benchTailLive(b *testing.B, c *cluster, s appendShape) {
-	clients := make([]*replog.Client, s.clients)
-	for i := range clients {
-		clients[i] = c.newClient(b)
-	}
-	warmAll(b, clients)
+	clients := c.newClients(b, s)
 	f := c.follower(b)
 	if err := f.WaitApplied(context.Background(), c.leader(b).LastDelivered()); err != nil {
 		b.Fatal(err)
@@ -100,7 +96,7 @@ func benchTailLive(b *testing.B, c *cluster, s appendShape) {
 	b.SetBytes(int64(s.size))
 	b.ResetTimer()
 	start := time.Now()
-	r := runLoad(b, clients, s, int64(b.N), nil)
+	r := runLoad(b, clients, s, int64(b.N))
 	lastAck := time.Now()
 	t.wait(b, r.entries)
 	b.StopTimer()

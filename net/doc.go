@@ -67,6 +67,14 @@
 // library's default allocates about 8 GiB for a 64 MiB value). A malformed
 // frame closes that connection and is logged; nothing else is affected.
 //
+// The two bodies of every append, the client's request envelope and the
+// server's response envelope, are encoded and decoded by a hand-written
+// msgpack fast path (fastcodec.go) that writes exactly the bytes go-msgpack
+// writes for them (TestFastCodecMatchesReflection) and falls back to
+// go-msgpack for any shape it does not know (a StatusInfo, unknown keys);
+// the wire format is the same. It costs 0.64 us per append round trip
+// against 3.9 us through reflection (BenchmarkClientCodec).
+//
 // # Handshake
 //
 // The dialer's first frame is a hello (version, cluster id, role peer or

@@ -25,7 +25,8 @@ func (n *Node) leaseHeld(from NodeID) bool {
 // onPrepare is phase 1a: promise m.Ballot unless a higher ballot was
 // promised or a live leader holds the lease.
 func (n *Node) onPrepare(m *Message) {
-	if m.Ballot.Less(n.promised) || n.leaseHeld(m.From) {
+	n.noteSeen(m.Ballot)
+	if m.Ballot.Less(n.promised) || n.leaseHeld(m.From) || n.rebuilding {
 		n.send(Message{Type: MsgNack, To: m.From, Ballot: m.Ballot, Hint: n.promised})
 		return
 	}
@@ -96,11 +97,16 @@ func (n *Node) onAccept(m *Message) error {
 	if err := checkAccept(m); err != nil {
 		return err
 	}
+	n.noteSeen(m.Ballot)
 	if m.Ballot.Less(n.promised) {
 		n.send(Message{Type: MsgNack, To: m.From, Ballot: m.Ballot, Hint: n.promised})
 		return nil
 	}
 	n.heardLeader(m.From)
+	if n.rebuilding { // no vote: learn what the commit index lets it fetch
+		n.learnCommit(m.From, m.Commit, m.CommitBallot)
+		return nil
+	}
 	n.promised = m.Ballot // the accept record below makes it durable
 	if k := len(m.Entries); k > 0 && m.Entries[k-1].Slot <= n.chosen+n.maxSpan() {
 		n.accept(m)
@@ -136,12 +142,17 @@ func (n *Node) maxSpan() uint64 { return uint64(2*n.cfg.MaxInflightSlots + memKe
 // onHeartbeat keeps the leader's lease, learns its commit index and
 // answers with this node's chosen index.
 func (n *Node) onHeartbeat(m *Message) {
+	n.noteSeen(m.Ballot)
 	if m.Ballot.Less(n.promised) {
 		n.send(Message{Type: MsgNack, To: m.From, Ballot: m.Ballot, Hint: n.promised})
 		return
 	}
 	n.heardLeader(m.From)
 	n.learnCommit(m.From, m.Commit, m.CommitBallot)
+	if n.rebuilding { // not a voter: no ack, so it never counts for check-quorum
+		n.rebuildHeartbeat(m)
+		return
+	}
 	n.send(Message{Type: MsgHeartbeatAck, To: m.From, Ballot: m.Ballot, Slot: n.chosen})
 }
 

@@ -45,6 +45,16 @@ type Config struct {
 	// longer holds in memory. Default: none (catch-up is served from memory
 	// only, enough for tests and the simulator).
 	Log LogReader
+	// Rebuilding says this replica's durable state was lost (a wiped or new
+	// data directory): it must not vote, neither promise nor accept, until
+	// it has re-learned the chosen log from peers and peers have shown that
+	// no promise its lost state made can still matter (see "Rebuilding a
+	// lost replica" in doc.go). It then reports Ready.Rebuilt and votes
+	// normally. Default false: the HardState is trusted. Storage sets it for
+	// every data directory it creates, so a brand-new cluster starts with
+	// every node rebuilding and leaves that state by the virgin-cluster
+	// rule. Ignored in a one-node cluster (there is nobody to learn from).
+	Rebuilding bool
 	// Logger receives protocol events (leader changes at Info, messages at
 	// Trace). Default: hclog.NewNullLogger().
 	Logger hclog.Logger
@@ -62,6 +72,9 @@ type plantedBugs struct {
 	commitIndexAlone  bool // (3) a follower marks slots chosen from a commit index alone
 	sendBeforePersist bool // (4) messages leave before their records are durable
 	noHoleFill        bool // (5) holes below the highest reported slot are not filled
+	// (6) noRebuild is read by the simulator's driver, not by the node: a
+	// replica whose store was wiped restarts without Config.Rebuilding.
+	noRebuild bool
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -43,6 +43,7 @@ type Node struct {
 	learnerState
 	proposerState
 	electionState
+	rebuildState
 
 	persist  []Record
 	eager    []Message
@@ -81,6 +82,7 @@ func NewNode(cfg Config, hs HardState) (*Node, error) {
 	}
 	n.prog = make([]peerProgress, len(c.Peers))
 	n.resetElectionTimer()
+	n.initRebuild(&hs)
 	n.prevSoft = n.softState()
 	return n, nil
 }
@@ -150,7 +152,12 @@ func (n *Node) Step(m Message) error {
 		n.onChosen(&m)
 	case MsgTrimmed:
 		n.onTrimmed(&m)
+	case MsgProbe:
+		n.onProbe(&m)
+	case MsgProbeAck:
+		n.onProbeAck(&m, idx)
 	}
+	n.checkRebuilt()
 	return nil
 }
 
@@ -160,6 +167,7 @@ func (n *Node) Tick() {
 	n.tick++
 	n.tickElection()
 	n.tickLearner()
+	n.tickRebuild()
 }
 
 // send queues m. Messages that report acceptor state (Promise, Accepted,
@@ -168,7 +176,7 @@ func (n *Node) Tick() {
 func (n *Node) send(m Message) {
 	m.From = n.id
 	switch m.Type {
-	case MsgPromise, MsgAccepted, MsgNack, MsgHeartbeatAck:
+	case MsgPromise, MsgAccepted, MsgNack, MsgHeartbeatAck, MsgProbeAck:
 		if !n.cfg.bugs.sendBeforePersist {
 			n.msgs = append(n.msgs, m)
 			return
@@ -180,7 +188,7 @@ func (n *Node) send(m Message) {
 // HasReady reports whether Ready would return any work or a new SoftState.
 func (n *Node) HasReady() bool {
 	return len(n.persist) > 0 || len(n.eager) > 0 || len(n.msgs) > 0 ||
-		n.chosen > n.emitted || n.resetTo != 0 || n.softState() != n.prevSoft
+		n.chosen > n.emitted || n.resetTo != 0 || n.rebuiltOut || n.softState() != n.prevSoft
 }
 
 // Ready hands out the work accumulated since the previous Ready. The slices
@@ -189,7 +197,7 @@ func (n *Node) HasReady() bool {
 // proposals' data) and must be treated as read-only.
 func (n *Node) Ready() Ready {
 	rd := Ready{Persist: n.persist, Eager: n.eager, Messages: n.msgs, ResetTo: n.resetTo,
-		SoftState: n.softState()}
+		SoftState: n.softState(), Rebuilt: n.rebuiltOut}
 	if n.chosen > n.emitted {
 		rd.Committed = n.arena.take(int(n.chosen - n.emitted))
 		for i := range rd.Committed {
@@ -198,7 +206,7 @@ func (n *Node) Ready() Ready {
 		n.emitted = n.chosen
 	}
 	n.persist, n.eager, n.msgs = nil, nil, nil
-	n.resetTo = 0
+	n.resetTo, n.rebuiltOut = 0, false
 	n.prevSoft = rd.SoftState
 	return rd
 }
@@ -215,6 +223,9 @@ func (n *Node) Advance(rd Ready) {
 	}
 	for i := range rd.Persist {
 		n.persisted(&rd.Persist[i])
+	}
+	if rd.Rebuilt {
+		n.unsure = false // the driver cleared its rebuilding flag
 	}
 	if n.cfg.Log != nil && n.durable+1 > memKeep {
 		n.w.dropBefore(min(n.durable+1-memKeep, n.chosen+1))
@@ -246,7 +257,7 @@ func (n *Node) softState() SoftState {
 // Status is a snapshot of the node for operators and tests.
 func (n *Node) Status() Status {
 	st := Status{ID: n.id, SoftState: n.softState(), Promised: n.promised, First: n.first,
-		Commit: n.chosen}
+		Commit: n.chosen, Rebuilding: n.rebuilding}
 	if n.role == Leader {
 		st.Inflight, st.InflightB = n.inflight, n.inflightB
 		st.Progress = make(map[NodeID]Progress, len(n.cfg.Peers))

@@ -53,10 +53,19 @@ func (pp *promiseParts) add(slot, count uint64) bool {
 	}
 }
 
-// Campaign starts phase 1 now with a ballot above every ballot seen.
-func (n *Node) Campaign() { n.campaign() }
+// Campaign starts phase 1 now with a ballot above every ballot seen. It
+// does nothing while the node is rebuilding (Config.Rebuilding).
+func (n *Node) Campaign() {
+	if !n.rebuilding {
+		n.ungate()
+	}
+	n.campaign()
+}
 
 func (n *Node) campaign() {
+	if !n.mayCampaign() {
+		return
+	}
 	n.resetProposer()
 	n.role, n.leader = Candidate, 0
 	n.ballot = Ballot{Round: max(n.promised.Round, n.maxHint.Round) + 1, Node: n.id}

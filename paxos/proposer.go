@@ -219,7 +219,7 @@ func (n *Node) broadcastHeartbeat() {
 	for i, id := range n.cfg.Peers {
 		if i != n.selfIdx {
 			n.send(Message{Type: MsgHeartbeat, To: id, Ballot: n.ballot, Commit: n.chosen,
-				CommitBallot: n.ballot})
+				CommitBallot: n.ballot, Slot: n.next})
 		}
 	}
 }

@@ -65,6 +65,16 @@ func churn(p *simProfile) {
 	p.proposePerTick = 0.8
 }
 
+// wipes is stormy with a disk lost every few dozen ticks: without the
+// rebuild protocol, a wiped acceptor forgets the accepts that made a value
+// chosen and a later phase 1 that counts it chooses another value.
+func wipes(p *simProfile) {
+	stormy(p)
+	p.crashPerItem = 0.002
+	p.wipePerTick = 0.05
+	p.restartPerTick = 0.5
+}
+
 var simPlantedBugs = []simPlantedBug{
 	{
 		name: "noPersistPromise", bugs: plantedBugs{noPersistPromise: true},
@@ -115,6 +125,15 @@ var simPlantedBugs = []simPlantedBug{
 		checkers: []string{checkLiveness, checkAgreement, checkPrefix, checkDurability},
 		hole:     true,
 		maxSeeds: 200,
+	},
+	{
+		// A wiped replica restarts as if its empty store were the truth
+		// and votes at once (monotonicity is blind to it: the checker
+		// forgets a wiped node's claims, as the node does).
+		name: "noRebuild", bugs: plantedBugs{noRebuild: true},
+		tune:     wipes,
+		checkers: []string{checkAgreement, checkPrefix, checkDurability},
+		maxSeeds: 20,
 	},
 }
 

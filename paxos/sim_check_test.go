@@ -15,6 +15,7 @@ const (
 	checkLiveness     = "liveness"     // pending proposals not chosen within the bound after faults stop
 	checkRestart      = "restart"      // NewNode refused what was persisted
 	checkContract     = "contract"     // a Ready the driver cannot follow (misaddressed message, gap in Committed)
+	checkRebuild      = "rebuild"      // a rebuilding node voted, or one never finished rebuilding
 )
 
 // simViolation is the first broken invariant of a run.
@@ -271,6 +272,11 @@ func (c *simChecker) restarted(id NodeID, hs HardState) {
 		}
 	}
 }
+
+// wiped forgets what node id told others: its disk is gone, and the
+// rebuild protocol, not the node's memory, must keep those claims safe.
+// The global history of persisted accepts stays.
+func (c *simChecker) wiped(id NodeID) { delete(c.claims, id) }
 
 // restartedStatus checks the restarted node's own view of its promise.
 func (c *simChecker) restartedStatus(id NodeID, st Status) {

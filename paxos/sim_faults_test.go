@@ -36,6 +36,9 @@ func (w *simWorld) faults() {
 			w.restart(down[w.rng.IntN(len(down))])
 		}
 	}
+	if w.rng.Float64() < pr.wipePerTick {
+		w.wipeSome()
+	}
 	if w.rng.Float64() < pr.partitionPerTick {
 		w.tracef("%s", w.net.partition(w.ids))
 	}
@@ -44,9 +47,53 @@ func (w *simWorld) faults() {
 		w.tracef("heal")
 	}
 	if w.rng.Float64() < pr.campaignPerTick {
-		if n := w.nodes[w.rng.IntN(len(w.nodes))]; n.up() {
+		// Not a gated node: a virgin node campaigning while peers rebuild
+		// would deny them the virgin-cluster rule (see rebuildState.gated).
+		if n := w.nodes[w.rng.IntN(len(w.nodes))]; n.up() && !n.node.gated {
 			w.tracef("campaign %d", n.id)
 			n.node.Campaign()
+		}
+	}
+}
+
+// wipeSome erases the durable store of a random node (up or down) and
+// crashes it; it restarts later, rebuilding. It does nothing while another
+// node is still rebuilding: the virgin-cluster exit assumes that the peers
+// vouching for it did not lose their own disks (see doc.go).
+func (w *simWorld) wipeSome() {
+	for _, n := range w.nodes {
+		if n.store.rebuilding {
+			return
+		}
+	}
+	n := w.nodes[w.rng.IntN(len(w.nodes))]
+	if n.up() {
+		w.crash(n)
+	}
+	n.store = w.newStore()
+	w.wipes++
+	w.check.wiped(n.id)
+	w.tracef("wipe %d", n.id)
+}
+
+// checkRebuildingSilent: a node that has not reported Rebuilt never votes
+// (no Promise, no Accepted) and persists no accept.
+func (w *simWorld) checkRebuildingSilent(n *simNode) {
+	if !n.rebuilding {
+		return
+	}
+	if n.rd.Rebuilt {
+		n.rebuilding = false
+		return
+	}
+	for _, m := range n.rd.Messages {
+		if m.Type == MsgPromise || m.Type == MsgAccepted {
+			w.check.fail(checkRebuild, "node %d voted while rebuilding: %s", n.id, simMsgString(&m))
+		}
+	}
+	for _, r := range n.rd.Persist {
+		if r.Kind == RecordAccept {
+			w.check.fail(checkRebuild, "node %d persisted an accept at %s while rebuilding", n.id, r.Ballot)
 		}
 	}
 }

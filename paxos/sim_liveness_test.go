@@ -19,6 +19,18 @@ func (w *simWorld) stopFaults() []NodeID {
 	}
 	f := (len(w.ids) - 1) / 2
 	out := w.rng.IntN(f + 1)
+	// A rebuilding node needs a leader (a majority of voters) and n-q+1
+	// voters to vouch for it: with rebuilding nodes about, only voters
+	// beyond a majority may stay out.
+	voters, q := 0, len(w.ids)/2+1
+	for _, n := range w.nodes {
+		if !n.store.rebuilding {
+			voters++
+		}
+	}
+	if voters < len(w.ids) {
+		out = max(0, min(out, voters-q))
+	}
 	healthy := slices.Clone(w.ids)
 	for range out {
 		x := healthy[w.rng.IntN(len(healthy))]
@@ -57,9 +69,14 @@ func (w *simWorld) liveness() int {
 	return w.tick - start
 }
 
-// settled: no client value pending and all healthy replicas agree on the
-// end of the chosen log.
+// settled: no client value pending, no healthy replica still rebuilding,
+// and all healthy replicas agree on the end of the chosen log.
 func (w *simWorld) settled(healthy []NodeID) bool {
+	for _, id := range healthy {
+		if w.nodeByID(id).store.rebuilding {
+			return false
+		}
+	}
 	for _, c := range w.clients {
 		if c.pending() > 0 {
 			return false
@@ -92,8 +109,9 @@ func (w *simWorld) describe() string {
 			continue
 		}
 		st := n.node.Status()
-		s += fmt.Sprintf("node %d %s leader=%d ballot=%s commit=%d chosen=%d inflight=%d; ",
-			n.id, st.SoftState.Role, st.SoftState.Leader, st.SoftState.Ballot, st.Commit, n.store.chosen(), st.Inflight)
+		s += fmt.Sprintf("node %d %s leader=%d ballot=%s commit=%d chosen=%d inflight=%d rebuilding=%v; ",
+			n.id, st.SoftState.Role, st.SoftState.Leader, st.SoftState.Ballot, st.Commit, n.store.chosen(), st.Inflight,
+			st.Rebuilding)
 	}
 	return s
 }

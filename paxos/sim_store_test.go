@@ -12,10 +12,15 @@ type simStore struct {
 	accepted map[uint64]Entry // slot -> highest-ballot accept, slots above the chosen log only
 	first    uint64           // first slot of the chosen log
 	log      []Entry          // chosen log; log[i].Slot == first+i
+	// rebuilding is the durable flag of a store created empty (a new or
+	// wiped data directory); the driver clears it when a Ready says Rebuilt.
+	rebuilding bool
 }
 
+// newSimStore is an empty data directory: it starts rebuilding, like a
+// directory storage.Open creates.
 func newSimStore() *simStore {
-	return &simStore{accepted: make(map[uint64]Entry), first: 1}
+	return &simStore{accepted: make(map[uint64]Entry), first: 1, rebuilding: true}
 }
 
 // chosen is the last slot of the durable chosen log (first-1 when empty).

@@ -110,6 +110,7 @@ func replayCommand(p simParams, run string) string {
 // simStats aggregates many runs.
 type simStats struct {
 	seeds, steps, chosen, maxLive atomic.Int64
+	wipes, rebuilt                atomic.Int64
 	maxLiveSeed                   atomic.Uint64
 }
 
@@ -117,6 +118,8 @@ func (s *simStats) add(seed uint64, r simResult) {
 	s.seeds.Add(1)
 	s.steps.Add(int64(r.Steps))
 	s.chosen.Add(int64(r.Chosen))
+	s.wipes.Add(int64(r.Wipes))
+	s.rebuilt.Add(int64(r.Rebuilt))
 	for {
 		cur := s.maxLive.Load()
 		if int64(r.LivenessTicks) <= cur {
@@ -202,9 +205,10 @@ func TestSimulator(t *testing.T) {
 		return simParamsFor(seed, *simNodes)
 	}, &st)
 	el := time.Since(began)
-	t.Logf("%d seeds from %d in %v (%.0f seeds/min on %d procs), %d steps, %d slots chosen, slowest liveness %d ticks (seed %d, bound %d)",
+	t.Logf("%d seeds from %d in %v (%.0f seeds/min on %d procs), %d steps, %d slots chosen, %d wipes, %d rebuilds, slowest liveness %d ticks (seed %d, bound %d)",
 		st.seeds.Load(), *simStart, el.Round(time.Millisecond), float64(st.seeds.Load())/el.Minutes(),
-		runtime.GOMAXPROCS(0), st.steps.Load(), st.chosen.Load(), st.maxLive.Load(), st.maxLiveSeed.Load(), simLivenessBound)
+		runtime.GOMAXPROCS(0), st.steps.Load(), st.chosen.Load(), st.wipes.Load(), st.rebuilt.Load(),
+		st.maxLive.Load(), st.maxLiveSeed.Load(), simLivenessBound)
 	for _, f := range fails {
 		t.Errorf("seed %d (%d nodes): %v\nreplay: %s", f.p.Seed, f.p.Nodes, f.v, replayCommand(f.p, "TestSimulator$"))
 	}

@@ -34,8 +34,11 @@ type simProfile struct {
 	crashAfterPhase float64
 	// keepInflight leaves messages addressed to a crashed node on the wire
 	// (a datagram network), so stale messages reach its next incarnation.
-	keepInflight     bool
-	restartPerTick   float64
+	keepInflight   bool
+	restartPerTick float64
+	// wipePerTick erases a node's durable store (a lost disk); it restarts
+	// with Config.Rebuilding. Only one node is without its disk at a time.
+	wipePerTick      float64
 	partitionPerTick float64
 	healPerTick      float64
 	campaignPerTick  float64 // a random node calls Campaign (dueling proposers)
@@ -56,6 +59,7 @@ func drawProfile(rng *rand.Rand) simProfile {
 		crashAfterPhase:  pick(0, 0, 0.05),
 		keepInflight:     rng.IntN(2) == 0,
 		restartPerTick:   pick(0.1, 0.3),
+		wipePerTick:      pick(0, 0, 0.002, 0.01),
 		partitionPerTick: pick(0, 0.02, 0.06),
 		healPerTick:      pick(0.05, 0.15),
 		campaignPerTick:  pick(0, 0.01, 0.05),
@@ -82,6 +86,9 @@ type simNode struct {
 	rd          Ready
 	stage       int
 	incarnation uint64
+	// rebuilding: the node runs with Config.Rebuilding and has not yet
+	// handed out a Ready that says Rebuilt; it must not vote.
+	rebuilding bool
 }
 
 func (n *simNode) up() bool   { return n.node != nil }
@@ -101,6 +108,8 @@ type simWorld struct {
 	tick    int
 	step    int
 	faulty  bool // fault phase
+	wipes   int  // stores wiped
+	rebuilt int  // Readies that said Rebuilt
 }
 
 func newSimWorld(p simParams) *simWorld {
@@ -121,7 +130,7 @@ func newSimWorld(p simParams) *simWorld {
 		w.ids = append(w.ids, NodeID(i))
 	}
 	for _, id := range w.ids {
-		n := &simNode{id: id, store: newSimStore()}
+		n := &simNode{id: id, store: w.newStore()}
 		w.nodes = append(w.nodes, n)
 		w.restart(n)
 	}
@@ -129,6 +138,14 @@ func newSimWorld(p simParams) *simWorld {
 		w.clients = append(w.clients, &simClient{id: i + 1, target: w.ids[rng.IntN(len(w.ids))]})
 	}
 	return w
+}
+
+// newStore is an empty data directory. It starts rebuilding, unless the
+// planted bug noRebuild makes the driver forget that it lost its state.
+func (w *simWorld) newStore() *simStore {
+	s := newSimStore()
+	s.rebuilding = !w.p.Bugs.noRebuild
+	return s
 }
 
 func (w *simWorld) tracef(format string, args ...any) {
@@ -151,6 +168,7 @@ func (w *simWorld) config(n *simNode) Config {
 		MaxMsgBytes:      w.prof.maxMsgBytes,
 		Rand:             rand.New(rand.NewPCG(w.p.Seed, uint64(n.id)<<32|n.incarnation)),
 		Log:              n.store,
+		Rebuilding:       n.store.rebuilding && !w.p.Bugs.noRebuild,
 		bugs:             w.p.Bugs,
 	}
 }
@@ -166,8 +184,10 @@ func (w *simWorld) restart(n *simNode) {
 		return
 	}
 	n.node, n.stage, n.rd = node, stageIdle, Ready{}
+	n.rebuilding = node.Status().Rebuilding
 	w.check.restartedStatus(n.id, node.Status())
-	w.tracef("restart %d promised=%s chosen=%d accepted=%d", n.id, hs.Promised, hs.Chosen, len(hs.Accepted))
+	w.tracef("restart %d promised=%s chosen=%d accepted=%d rebuilding=%v", n.id, hs.Promised, hs.Chosen,
+		len(hs.Accepted), n.rebuilding)
 }
 
 // crash loses everything not persisted, including a Ready in flight.
@@ -200,6 +220,7 @@ func (w *simWorld) advanceDriver(n *simNode) {
 	case stageIdle:
 		n.rd = n.node.Ready()
 		n.stage = stageTaken
+		w.checkRebuildingSilent(n)
 		for _, m := range n.rd.Eager {
 			w.send(n, m)
 		}
@@ -237,6 +258,13 @@ func (w *simWorld) commit(n *simNode) {
 	}
 	if err := n.store.appendChosen(n.rd.ResetTo, n.rd.Committed); err != nil {
 		w.check.fail(checkContract, "node %d: %v", n.id, err)
+	}
+	if n.rd.Rebuilt {
+		// The Ready is persisted and its chosen entries are in the (here
+		// always durable) chosen log: now the flag may go (MarkRebuilt).
+		n.store.rebuilding = false
+		w.rebuilt++
+		w.tracef("rebuilt %d at chosen %d", n.id, n.store.chosen())
 	}
 	if len(n.rd.Committed) > 0 {
 		w.tracef("commit %d slots %d..%d", n.id, n.rd.Committed[0].Slot, n.rd.Committed[len(n.rd.Committed)-1].Slot)
@@ -325,6 +353,8 @@ type simResult struct {
 	LivenessTicks int // ticks the liveness phase needed
 	Chosen        int // slots chosen (canonical log length)
 	Proposed      int
+	Wipes         int // stores wiped in the fault phase
+	Rebuilt       int // rebuilds completed (virgin starts included)
 }
 
 // runSim runs one seed: a fault phase, then a liveness phase.
@@ -341,7 +371,8 @@ func runSim(p simParams) simResult {
 		res.LivenessTicks = w.liveness()
 	}
 	res.Violation, res.Ticks, res.Steps = w.check.err, w.tick, w.step
-	res.Chosen, res.Proposed = len(w.check.canonical), len(w.check.proposed)
+	res.Chosen, res.Proposed, res.Wipes = len(w.check.canonical), len(w.check.proposed), w.wipes
+	res.Rebuilt = w.rebuilt
 	return res
 }
 

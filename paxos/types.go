@@ -64,11 +64,13 @@ const (
 	MsgCatchUp              // ask a peer for chosen entries in [Slot, Slot+Count)
 	MsgChosen               // chosen entries (answer to CatchUp or Prepare); receivers may mark them chosen directly; Commit: the sender's chosen index
 	MsgTrimmed              // answer to CatchUp when the sender's log starts above Slot: restart at Slot
+	MsgProbe                // a rebuilding replica asks a peer for its state; Slot: a nonce echoed back
+	MsgProbeAck             // answer to Probe: Slot the nonce, Ballot the sender's promised ballot, Commit its chosen index, Count 1 while it is rebuilding itself
 	msgTypeCount
 )
 
 var msgTypeNames = [...]string{"Invalid", "Prepare", "Promise", "Accept", "Accepted", "Nack",
-	"Heartbeat", "HeartbeatAck", "CatchUp", "Chosen", "Trimmed"}
+	"Heartbeat", "HeartbeatAck", "CatchUp", "Chosen", "Trimmed", "Probe", "ProbeAck"}
 
 func (t MsgType) String() string {
 	if int(t) < len(msgTypeNames) {
@@ -86,7 +88,9 @@ func (t MsgType) Valid() bool { return t > MsgInvalid && t < msgTypeCount }
 // Commit and CommitBallot travel on Accept and Heartbeat: every slot up to and
 // including Commit is chosen, and the slots this leader chose were chosen at
 // CommitBallot. A follower marks slot s chosen only if it accepted s at
-// exactly CommitBallot; otherwise it asks for the value with a CatchUp.
+// exactly CommitBallot; otherwise it asks for the value with a CatchUp. A
+// Heartbeat's Slot is the leader's next unassigned slot: nothing at or above
+// it was chosen before the leader's ballot (a rebuilding replica's target).
 type Message struct {
 	Type         MsgType `codec:"t"`
 	From         NodeID  `codec:"f"`
@@ -166,12 +170,19 @@ type Ready struct {
 	ResetTo uint64
 	// SoftState is the node's role and leader as of this Ready.
 	SoftState SoftState
+	// Rebuilt says a node started with Config.Rebuilding has re-learned the
+	// chosen log and votes from now on. The driver makes Persist durable as
+	// usual (it holds the node's first promise), then clears its durable
+	// rebuilding flag (storage: Store.MarkRebuilt), then calls Advance. A
+	// crash before the flag is cleared restarts the node rebuilding again,
+	// which is safe.
+	Rebuilt bool
 }
 
 // Empty reports whether rd holds no work.
 func (rd *Ready) Empty() bool {
 	return len(rd.Persist) == 0 && len(rd.Eager) == 0 && len(rd.Messages) == 0 &&
-		len(rd.Committed) == 0 && rd.ResetTo == 0
+		len(rd.Committed) == 0 && rd.ResetTo == 0 && !rd.Rebuilt
 }
 
 // Role is the node's current role.
@@ -247,11 +258,14 @@ type Status struct {
 	ID        NodeID
 	SoftState SoftState
 	Promised  Ballot // highest ballot promised (durable once the Ready holding it was persisted)
-	First     uint64 // first slot held in the chosen log
-	Commit    uint64 // last slot of the contiguous chosen prefix
-	Inflight  int    // leader: proposed slots not yet chosen
-	InflightB int    // leader: payload bytes of those slots
-	Progress  map[NodeID]Progress
+	// Rebuilding: the node lost its durable state and does not vote yet
+	// (Config.Rebuilding); it turns false in the Ready that says Rebuilt.
+	Rebuilding bool
+	First      uint64 // first slot held in the chosen log
+	Commit     uint64 // last slot of the contiguous chosen prefix
+	Inflight   int    // leader: proposed slots not yet chosen
+	InflightB  int    // leader: payload bytes of those slots
+	Progress   map[NodeID]Progress
 }
 
 // Progress is what a leader knows of a peer.

@@ -34,7 +34,7 @@ func TestStalledRemoteTailHeap(t *testing.T) {
 	// (durability is what the other acceptance tests check).
 	c := newTestCluster(t, clusterOpts{size: 3, tcp: true, cacheBytes: 2 << 20, segmentSize: 1 << 20,
 		inflightBytes: 8 << 20, noSync: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 	c.leader(ctx)
 	cl := c.client(t)

@@ -25,10 +25,17 @@
 // pages, so a retry that succeeds proves nothing). The node must stop;
 // reopening recovers every acknowledged record.
 //
+// Lost state: Open on a directory without an identity file creates it with
+// the rebuilding flag set (a new replica, or one whose disk was wiped: the
+// two look alike). Rebuilding reports the flag; the replica passes it to
+// paxos.Config.Rebuilding and must not vote until the core says Rebuilt,
+// then calls MarkRebuilt, which clears the flag durably. Directories
+// written before the flag existed read as not rebuilding.
+//
 // # Data directory
 //
 //	Dir/LOCK              flock held while a Store is open (ErrLocked for a second opener; Linux only)
-//	Dir/identity          cluster id + node id (one record; Open refuses another cluster or node: ErrIdentity)
+//	Dir/identity          cluster id + node id + flags (one record; Open refuses another cluster or node: ErrIdentity)
 //	Dir/chosen.meta       generation + base slot of the chosen log (one record)
 //	Dir/checkpoint        SetCheckpoint's slot + blob (one record)
 //	Dir/journal/          tidwall/wal segments of the acceptor journal; WAL index = batch sequence
@@ -52,7 +59,8 @@
 //	| 4 bytes  | 1    | 8        |                                     |
 //	+----------+------+----------+-------------------------------------+
 //	crc32c (Castagnoli) covers every byte after itself (kind..end).
-//	seq is the record's WAL index (0 in the small files).
+//	seq is the record's WAL index (0 in the small files, except identity:
+//	there it holds flags, bit 0 "rebuilding").
 //
 //	kind 8 batch       groups u32 | groups x group                         (journal: one Persist call)
 //	kind 1 promise     ballot

@@ -38,29 +38,31 @@ func readRecordFile(fsys FS, path string, kind byte) (r rec, ok bool, err error)
 }
 
 // checkIdentity compares Dir/identity with the options, or writes it for a
-// new data directory. A directory that holds a journal but no identity file
-// is refused: it cannot be told apart from another node's.
-func checkIdentity(fsys FS, o *Options) error {
+// new data directory, marked rebuilding (see Store.Rebuilding). It returns
+// the rebuilding flag. A directory that holds a journal but no identity
+// file is refused: it cannot be told apart from another node's.
+func checkIdentity(fsys FS, o *Options) (rebuilding bool, err error) {
 	path := filepath.Join(o.Dir, identityFile)
 	r, ok, err := readRecordFile(fsys, path, kindIdentity)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if ok {
 		if string(r.data) != o.ClusterID || r.a != o.NodeID {
-			return fmt.Errorf("%w: %s belongs to cluster %q node %d, not cluster %q node %d",
+			return false, fmt.Errorf("%w: %s belongs to cluster %q node %d, not cluster %q node %d",
 				ErrIdentity, o.Dir, r.data, r.a, o.ClusterID, o.NodeID)
 		}
-		return nil
+		return r.seq&identityRebuilding != 0, nil
 	}
 	if segs, err := listSegments(fsys, filepath.Join(o.Dir, journalDir)); err != nil || len(segs) > 0 {
 		if err != nil {
-			return err
+			return false, err
 		}
-		return fmt.Errorf("%w: %s holds a journal but no identity file (want cluster %q node %d)",
+		return false, fmt.Errorf("%w: %s holds a journal but no identity file (want cluster %q node %d)",
 			ErrIdentity, o.Dir, o.ClusterID, o.NodeID)
 	}
-	return writeFileAtomic(fsys, o.Dir, identityFile, encodeIdentity(o.ClusterID, o.NodeID))
+	data := encodeIdentityFlags(o.ClusterID, o.NodeID, identityRebuilding)
+	return true, writeFileAtomic(fsys, o.Dir, identityFile, data)
 }
 
 // chosenMeta says which directory holds the chosen log and at which slot

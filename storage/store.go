@@ -44,6 +44,8 @@ type Store struct {
 	failed atomic.Pointer[error] // first write/fsync failure: poisoned
 	closed atomic.Bool
 	lock   *dirLock
+	// rebuilding mirrors the identity file's flag (identity.go).
+	rebuilding atomic.Bool
 }
 
 // Open opens or creates the data directory opts.Dir and recovers it:
@@ -75,9 +77,11 @@ func Open(opts Options) (*Store, error) {
 
 // recover opens both logs and the checkpoint blob.
 func (s *Store) recover() error {
-	if err := checkIdentity(s.fsys, &s.opts); err != nil {
+	rebuilding, err := checkIdentity(s.fsys, &s.opts)
+	if err != nil {
 		return err
 	}
+	s.rebuilding.Store(rebuilding)
 	if err := s.openChosen(); err != nil {
 		return err
 	}

@@ -70,6 +70,7 @@ var (
 	descPeerBytes  = prometheus.NewDesc("paxlog_peer_sent_bytes_total", "Bytes written to the peer.", []string{"peer"}, nil)
 	descInboundDrp = prometheus.NewDesc("paxlog_inbound_drops_total", "Inbound peer messages dropped because the node was behind.", nil, nil)
 	descStorage    = prometheus.NewDesc("paxlog_storage_bytes", "Bytes of every file in the data directory.", nil, nil)
+	descDedup      = prometheus.NewDesc("paxlog_dedup_clients", "Clients held in the exactly-once dedup table.", nil, nil)
 )
 
 // statusCollector reads the replica's Status, transport Stats and data
@@ -79,7 +80,7 @@ type statusCollector struct{ r *replica }
 func (s *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descIsLeader, descLeaderID, descBallot, descInflight, descQueued,
 		descFirst, descLast, descApplied, descDelivered, descPeerLag, descPeerDrops, descPeerConn,
-		descPeerBytes, descInboundDrp, descStorage} {
+		descPeerBytes, descInboundDrp, descStorage, descDedup} {
 		ch <- d
 	}
 }
@@ -105,6 +106,7 @@ func (s *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descLast, float64(st.Last))
 	gauge(descApplied, float64(st.Applied))
 	gauge(descDelivered, float64(st.LastDelivered))
+	gauge(descDedup, float64(st.DedupClients))
 	if isLeader == 1 {
 		for _, p := range st.Peers {
 			if p.ID != st.ID {

@@ -245,3 +245,54 @@ func BenchmarkClientCodec(b *testing.B) {
 		}
 	}
 }
+
+func fuzzBallot(r *rand.Rand) paxos.Ballot {
+	return paxos.Ballot{Round: fuzzUint(r), Node: paxos.NodeID(fuzzUint(r))}
+}
+
+func fuzzMessage(r *rand.Rand) *paxos.Message {
+	m := &paxos.Message{Type: paxos.MsgType(r.Intn(256)), From: paxos.NodeID(fuzzUint(r)), To: paxos.NodeID(fuzzUint(r)),
+		Ballot: fuzzBallot(r), Slot: fuzzUint(r), Count: fuzzUint(r), Commit: fuzzUint(r),
+		CommitBallot: fuzzBallot(r), Hint: fuzzBallot(r)}
+	for range []int{0, 1, 15, 16, 300}[r.Intn(5)] {
+		e := paxos.Entry{Slot: fuzzUint(r), Ballot: fuzzBallot(r), Noop: r.Intn(4) == 0}
+		if d := fuzzBytes(r); len(d) > 0 && len(d) < 1000 {
+			e.Data = d
+		}
+		m.Entries = append(m.Entries, e)
+	}
+	return m
+}
+
+// TestFastMessageMatchesReflection: the same property for paxos.Message,
+// the body of every peer frame.
+func TestFastMessageMatchesReflection(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	for i := 0; i < 300; i++ {
+		m := fuzzMessage(r)
+		want := reflectEncode(t, m)
+		if got := encodeMsgFast(nil, m); !bytes.Equal(got, want) {
+			t.Fatalf("message %d: fast encoding differs\nfast %x\nrefl %x", i, head(got), head(want))
+		}
+		var ref, fast paxos.Message
+		reflectDecode(t, want, &ref)
+		if !decodeMsgFast(want, &fast) {
+			t.Fatalf("message %d: fast decoder refused its own encoding", i)
+		}
+		if !reflect.DeepEqual(ref, fast) {
+			t.Fatalf("message %d: decoded %v, reflection %v", i, fast, ref)
+		}
+	}
+	// Cut bodies are refused by the fast decoder and rejected by decodeBody.
+	good := encodeMsgFast(nil, fuzzMessage(rand.New(rand.NewSource(3))))
+	dec := codec.NewDecoderBytes(nil, newHandle(DefaultMaxFrame))
+	for cut := 0; cut < len(good); cut += 1 + cut/8 {
+		var m paxos.Message
+		if decodeMsgFast(good[:cut], &m) {
+			t.Fatalf("fast decoder took a body cut at %d of %d", cut, len(good))
+		}
+		if err := decodeBody(dec, good[:cut], &m, DefaultMaxFrame); err == nil {
+			t.Fatalf("a body cut at %d of %d decoded", cut, len(good))
+		}
+	}
+}

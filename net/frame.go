@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
+
+	"github.com/paxlog/paxlog/paxos"
 )
 
 // Frame layout (see doc.go):
@@ -143,7 +145,16 @@ func decodeBody(dec *codec.Decoder, body []byte, v any, maxFrame int) error {
 		if decodeRespFast(body, v) {
 			return nil
 		}
+	case *paxos.Message:
+		if decodeMsgFast(body, v) {
+			return nil
+		}
 	}
+	return decodeReflect(dec, body, v)
+}
+
+// decodeReflect decodes a scanned body into v with the reflection codec.
+func decodeReflect(dec *codec.Decoder, body []byte, v any) error {
 	dec.ResetBytes(body)
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -199,6 +210,9 @@ func (fe *frameEncoder) encodeFast(v any) bool {
 		var ok bool
 		fe.buf, ok = encodeRespFast(fe.buf, v)
 		return ok
+	case *paxos.Message:
+		fe.buf = encodeMsgFast(fe.buf, v)
+		return true
 	}
 	return false
 }

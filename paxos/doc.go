@@ -111,12 +111,84 @@
 // bounds. Nothing else survives; volatile state (role, votes, timers) starts
 // over as a follower.
 //
+// # Rebuilding a lost replica
+//
+// A replica whose durable state is gone (a wiped disk, or a brand-new data
+// directory: storage cannot tell them apart) starts with Config.Rebuilding.
+// Voting at once from empty state would be unsafe: v chosen by {A,B}; A
+// wiped; a later phase 1 with {A,C} sees nothing and chooses another value.
+// A rebuilding node (rebuild.go) therefore never campaigns and never votes:
+// it answers Prepare and Accept with Nack and persists nothing. It still
+// follows the leader and learns chosen slots by CatchUp/Chosen (entries a
+// peer knows chosen), never by votes of its own. It leaves rebuilding by
+// one of two exits and then says so in Ready.Rebuilt; the driver makes that
+// Ready's records durable, syncs the chosen log, clears its durable flag,
+// then Advances. A crash before that restarts the rebuild, which is safe.
+//
+// Notation: n nodes, quorum q = n/2+1, A the rebuilding node, and "enough
+// peers" means n-q+1 nodes other than A (q for odd n). Enough peers meet
+// every quorum in a node other than A: (q-1) + (n-q+1) > n-1.
+//
+// The wait. A rebuilding node lets 2*ElectionTicks+1 ticks pass before it
+// gathers evidence (Probe, answered by ProbeAck with the peer's durable
+// promised ballot and chosen index). A candidate runs phase 1 at one ballot
+// for less than 2*ElectionTicks ticks, then re-campaigns at a new ballot or
+// gives up, and a crash ends its candidacy. So once the wait is over, no
+// phase 1 that counted a promise of A's lost incarnation can still
+// complete: it completed before, or never will. (This is a timing
+// assumption, like the leader lease: nodes' ticks run at similar rates and
+// a candidate is not paused for longer than the wait.)
+//
+// Exit (a), rebuilt. A leader's Heartbeat carries its ballot b and its next
+// unassigned slot N. A leaves rebuilding when (1) it knows every slot below
+// N chosen, and (2) enough peers answered a probe (sent after the wait)
+// with promised == b. It then promises b, durably, and votes. Why this is
+// safe: every value chosen at a ballot below b was reported in b's phase 1
+// and re-proposed by b's leader below N, and every value chosen at b is
+// below N, so A's chosen log holds all of them. No phase 1 above b that
+// counted A's lost promises exists: it would have completed before the
+// answers (the wait), and its q-1 promisers other than A meet the vouching
+// peers, one of which would then have promised above b before answering b.
+// No value was chosen above b with A's lost accepts either (that needs
+// such a phase 1). So A with promise b, a chosen log through N-1 and no
+// accepts is a state some correct acceptor could be in. When too few peers
+// have promised b (an idle cluster in which a follower missed phase 1), A
+// asks the leader for a fresh phase 1, at most every 4*ElectionTicks: a
+// Nack whose Hint is above every ballot A saw, which makes a leader that
+// still hears a majority re-run phase 1 above it (onNack).
+//
+// Exit (b), virgin cluster. A brand-new cluster starts with every node
+// rebuilding. A leaves when enough peers answered (after the wait) with
+// promised zero and nothing chosen, and it has nothing chosen either:
+// every phase 1 that ever completed, and every value ever chosen, needed
+// q-1 promises from nodes other than A, one of them a voucher who would
+// have reported a nonzero promise. A then votes with an empty state,
+// exactly like an acceptor that never took part. Residual assumption: the
+// vouchers did not lose their own disks after promising (at most one
+// replica is without its disk at a time; two concurrent wipes in a cluster
+// that had chosen values could pass for a virgin cluster). Exit (a) needs
+// no such assumption: a rebuilding node never promises, so it never
+// vouches for (a).
+//
+// Liveness of the virgin start. A node that has promised nothing and holds
+// nothing (a virgin hard state, or one just out of exit (b)) does not
+// campaign on its own until a probe showed it a majority of voters: its
+// own promise would otherwise become nonzero while peers still rebuild,
+// deny them exit (b), and with fewer than q voters stall the cluster. A
+// node just out of rebuilding answers probes as still rebuilding until the
+// Ready that says Rebuilt is Advanced, so no peer counts on a voter a
+// crash could turn back into a rebuilding node. Campaign (explicit) lifts
+// the gate. The cost at start is the wait plus one round trip: a fresh
+// 3-node cluster elects its leader after about 26 ticks instead of 10-20.
+// A one-node cluster has nobody to learn from and ignores Rebuilding.
+//
 // # Testing hooks
 //
 // Config carries unexported planted-bug switches, set only by this package's
 // tests, that break the protocol on purpose (promise not persisted,
 // lowest-ballot value wins, commit index alone, send before persist, holes
-// not filled) so the simulator's checkers can be shown to fail.
+// not filled, a wiped replica restarted without Rebuilding) so the
+// simulator's checkers can be shown to fail.
 //
 // # Imports
 //

@@ -67,13 +67,17 @@
 // library's default allocates about 8 GiB for a 64 MiB value). A malformed
 // frame closes that connection and is logged; nothing else is affected.
 //
-// The two bodies of every append, the client's request envelope and the
-// server's response envelope, are encoded and decoded by a hand-written
-// msgpack fast path (fastcodec.go) that writes exactly the bytes go-msgpack
-// writes for them (TestFastCodecMatchesReflection) and falls back to
-// go-msgpack for any shape it does not know (a StatusInfo, unknown keys);
-// the wire format is the same. It costs 0.64 us per append round trip
-// against 3.9 us through reflection (BenchmarkClientCodec).
+// The hottest bodies, the client's request envelope, the server's response
+// envelope and paxos.Message (every peer frame), are encoded and decoded by
+// a hand-written msgpack fast path (fastcodec.go, fastmsg.go) that writes
+// exactly the bytes go-msgpack writes for them
+// (TestFastCodecMatchesReflection, TestFastMessageMatchesReflection) and
+// falls back to go-msgpack for any shape it does not know (a StatusInfo,
+// unknown keys); the wire format is the same and the scanner still runs
+// first. Measured: 0.64 us per append round trip against 3.9 us through
+// reflection (BenchmarkClientCodec); a 64-entry Accept encodes in 0.7 us
+// instead of 17.4 us and decodes in 12.5 us instead of 64 us with 3
+// allocations instead of 67.
 //
 // # Handshake
 //
@@ -127,8 +131,8 @@
 // development VM, shared with other builds (load average 10 to 17 during
 // the runs, so figures vary about 2x between runs):
 //
-//	FrameEncode, 64-entry Accept, 256-byte entries   400-1380 MB/s, 0 allocs/op
-//	FrameDecode (scan + decode, reused decoder)      180-630 MB/s, 67 allocs/op (one per entry's Data)
+//	FrameEncode, 64-entry Accept, 256-byte entries   400-1380 MB/s, 0 allocs/op (reflection; fast path ~25,000 MB/s)
+//	FrameDecode (scan + decode, reused decoder)      180-630 MB/s, 67 allocs/op (reflection; fast path ~1,400 MB/s, 3 allocs)
 //	Loopback, heartbeats between two Servers         315,000-637,000 messages/s
 //
 // Decoding one genuine 8 MiB bin allocates 132 MiB with go-msgpack's

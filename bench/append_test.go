@@ -101,7 +101,7 @@ type loadResult struct {
 func benchAppend(b *testing.B, c *cluster, s appendShape) {
 	clients := c.newClients(b, s)
 	rss := startRSSSampler()
-	f0, p0, cpu0 := c.fsyncs(), c.persists(), processCPU()
+	f0, p0, cpu0, w0 := c.fsyncs(), c.persists(), processCPU(), writeBytes()
 	b.SetBytes(int64(s.size))
 	b.ResetTimer()
 	r := runLoad(b, clients, s, int64(b.N))
@@ -112,6 +112,8 @@ func benchAppend(b *testing.B, c *cluster, s appendShape) {
 	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(r.entries), "cpu-us/append")
 	b.ReportMetric(float64(c.fsyncs()-f0)/float64(r.entries), "fsyncs/append")
 	b.ReportMetric(float64(c.persists()-p0)/float64(r.entries), "persists/append")
+	// Bytes the 3 replicas wrote to disk (all files, all replicas) per entry.
+	b.ReportMetric(float64(writeBytes()-w0)/float64(r.entries), "disk-B/append")
 	b.ReportMetric(rss.stop(), "peak-rss-MiB")
 	c.logMetrics(b)
 }

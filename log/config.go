@@ -136,8 +136,9 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// paxosConfig derives the core's configuration.
-func (c Config) paxosConfig(lr paxos.LogReader) paxos.Config {
+// paxosConfig derives the core's configuration; rebuilding comes from the
+// store (Store.Rebuilding).
+func (c Config) paxosConfig(lr paxos.LogReader, rebuilding bool) paxos.Config {
 	ids := make([]paxos.NodeID, 0, len(c.Peers))
 	for id := range c.Peers {
 		ids = append(ids, id)
@@ -146,6 +147,6 @@ func (c Config) paxosConfig(lr paxos.LogReader) paxos.Config {
 		ID: c.ID, Peers: ids,
 		HeartbeatTicks: c.HeartbeatTicks, ElectionTicks: c.ElectionTicks,
 		MaxInflightSlots: c.MaxInflightSlots, MaxInflightBytes: c.MaxInflightBytes,
-		Log: lr, Logger: c.Logger.Named("paxos"),
+		Log: lr, Logger: c.Logger.Named("paxos"), Rebuilding: rebuilding,
 	}
 }

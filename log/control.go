@@ -132,7 +132,10 @@ type Status struct {
 	DedupClients  int  // clients in the dedup table
 	Tailers       int  // open tail streams served here (local and remote)
 	Restoring     bool // waiting for a peer's checkpoint (see doc.go)
-	Peers         []PeerStatus
+	// Rebuilding: the replica's data was created empty (new or lost) and it
+	// does not vote until it has re-learned the chosen log from peers.
+	Rebuilding bool
+	Peers      []PeerStatus
 }
 
 // PeerStatus is what the leader knows of a peer (zero on followers).
@@ -164,6 +167,7 @@ func (n *Node) Status() Status {
 		return st
 	}
 	st.Role, st.LeaderID, st.Ballot = ps.SoftState.Role, ps.SoftState.Leader, ps.SoftState.Ballot
+	st.Rebuilding = ps.Rebuilding
 	st.Leader = n.cfg.Peers[st.LeaderID]
 	st.Last = max(st.Applied, ps.Commit)
 	for id, p := range ps.Progress {

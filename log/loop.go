@@ -163,7 +163,26 @@ func (o *owner) handleReady(rd paxos.Ready) error {
 	if err := o.commit(rd.Committed); err != nil {
 		return err
 	}
+	if rd.Rebuilt {
+		if err := o.markRebuilt(); err != nil {
+			return err
+		}
+	}
 	o.core.Advance(rd)
+	return nil
+}
+
+// markRebuilt ends a rebuild (paxos Ready.Rebuilt): the chosen log the
+// core re-learned from peers is synced first, because no journal record
+// backs it, then the store's rebuilding flag is cleared.
+func (o *owner) markRebuilt() error {
+	if err := o.n.store.Sync(); err != nil {
+		return fmt.Errorf("replog: node %d sync before leaving rebuild: %w", o.n.cfg.ID, err)
+	}
+	if err := o.n.store.MarkRebuilt(); err != nil {
+		return fmt.Errorf("replog: node %d mark rebuilt: %w", o.n.cfg.ID, err)
+	}
+	o.n.log.Info("rebuilt: voting from now on", "chosen", o.n.store.LastIndex())
 	return nil
 }
 

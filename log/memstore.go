@@ -20,11 +20,31 @@ type MemStore struct {
 	cpSlot   uint64
 	cpData   []byte
 	closed   bool
+	rebuilt  bool // MarkRebuilt was called
 }
 
-// NewMemStore returns an empty in-memory store whose chosen log starts at 1.
+// NewMemStore returns an empty in-memory store whose chosen log starts at
+// 1. Like a new data directory it starts rebuilding (Store.Rebuilding).
 func NewMemStore() *MemStore {
 	return &MemStore{accepted: make(map[uint64]paxos.Entry), first: 1}
+}
+
+// Rebuilding implements Store: true until MarkRebuilt.
+func (s *MemStore) Rebuilding() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return !s.rebuilt
+}
+
+// MarkRebuilt implements Store.
+func (s *MemStore) MarkRebuilt() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("replog: memstore closed")
+	}
+	s.rebuilt = true
+	return nil
 }
 
 var _ Store = (*MemStore)(nil)

@@ -96,7 +96,7 @@ func Start(cfg Config) (*Node, error) {
 // (restore.go).
 func (n *Node) recover() (*owner, error) {
 	hs := n.store.HardState()
-	c, err := newCore(n.cfg.paxosConfig(n.store), hs)
+	c, err := newCore(n.cfg.paxosConfig(n.store, n.store.Rebuilding()), hs)
 	if err != nil {
 		return nil, fmt.Errorf("replog: node %d: %w", n.cfg.ID, err)
 	}

@@ -37,4 +37,12 @@ type Store interface {
 	Sync() error
 	// Close releases the store; it does not imply Sync.
 	Close() error
+	// Rebuilding reports that the store was created empty (a new replica,
+	// or one whose data was lost) and MarkRebuilt was not called since: the
+	// core starts with paxos.Config.Rebuilding and does not vote until it
+	// has re-learned the chosen log from peers.
+	Rebuilding() bool
+	// MarkRebuilt durably clears that state. The owner calls it when a
+	// Ready says Rebuilt, after persisting it and syncing the chosen log.
+	MarkRebuilt() error
 }

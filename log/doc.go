@@ -27,7 +27,16 @@
 //  3. send Ready.Messages;
 //  4. append Ready.Committed to the chosen log, apply it (verdicts, dedup,
 //     conditions, trims), complete waiting appends and wake tailers;
-//  5. Advance.
+//  5. if Ready.Rebuilt: Sync the chosen log (what a rebuilding replica
+//     re-learned has no journal record behind it), then Store.MarkRebuilt;
+//  6. Advance.
+//
+// A store created empty (a new replica, or a lost data directory) reports
+// Rebuilding: the core then neither promises nor accepts until it has
+// re-learned the chosen log from its peers (paxos doc.go, "Rebuilding a
+// lost replica"). Hence a new cluster elects its first leader only once
+// enough of its replicas are up to vouch for each other (all 3 of 3, 4 of
+// 5), about one election timeout later than a restarted one.
 //
 // Group commit and pipelining: appenders put proposals in a bounded queue
 // (Config.MaxQueued entries); each loop iteration drains the queue into as

@@ -11,8 +11,9 @@ import (
 
 // Log lines the harness waits for (written by the paxlog binary).
 const (
-	crashLine = "storage fault: crash point"   // storage/faultenv_on.go, before it SIGKILLs itself
-	fatalLine = "stopping after a fatal error" // replog owner loop, fail-stop after a failed persist
+	crashLine    = "storage fault: crash point"   // storage/faultenv_on.go, before it SIGKILLs itself
+	fatalLine    = "stopping after a fatal error" // replog owner loop, fail-stop after a failed persist
+	injectedLine = "storage fault: injected"      // storage/faultenv_on.go, an injected fsync or write error
 )
 
 // inject applies fault f, keeps it for a hold time and returns a
@@ -170,7 +171,9 @@ func (r *runner) diskError(ctx context.Context) (string, error) {
 		break
 	}
 	desc := fmt.Sprintf("replica %d armed with %s", id, spec)
-	if hasLine(r.cl.Node(id).Log, off, fatalLine) {
+	injected := hasLine(r.cl.Node(id).Log, off, injectedLine)
+	switch {
+	case injected && hasLine(r.cl.Node(id).Log, off, fatalLine):
 		r.rep.Counts[DiskError.String()]++
 		r.rep.Counts["disk-error/"+strings.Split(spec, "@")[0]]++
 		if r.cl.Running(id) {
@@ -179,7 +182,13 @@ func (r *runner) diskError(ctx context.Context) (string, error) {
 		} else {
 			desc += "; stopped and exited"
 		}
-	} else {
+	case injected && !r.cl.Running(id):
+		// The error hit while opening the data directory: serve refused to start.
+		r.rep.Counts[DiskError.String()]++
+		r.rep.Counts["disk-error/"+strings.Split(spec, "@")[0]]++
+		r.rep.Counts["disk-error/refused-start"]++
+		desc += "; refused to start"
+	default:
 		r.rep.Missed[DiskError.String()]++
 		desc += "; error not reached"
 	}

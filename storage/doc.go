@@ -133,6 +133,16 @@
 // write but not an earlier one is reported as corruption rather than
 // repaired (never as silent loss).
 //
+// # Inspecting a data directory
+//
+// Inspect walks a data directory read-only (for paxlog dump-wal): it takes
+// no lock and writes, renames, truncates and creates nothing. It uses the
+// scan Open uses (the same frame parser, decoder, segment contiguity and
+// record checks), so it reports every record with its file, offset and
+// contents and fails with the *CorruptError Open would return; where Open
+// would cut a torn tail or finish an interrupted truncation, Inspect
+// reports a torn-tail or unfinished-truncation item instead.
+//
 // # tidwall/wal and the file-system seam
 //
 // tidwall/wal is opened with NoSync, AllowEmpty, the binary format and a

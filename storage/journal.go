@@ -94,6 +94,9 @@ func (a *acceptor) sorted() []paxos.Entry {
 // front was truncated must start with a checkpoint.
 func (a *acceptor) replay(first uint64) visitFunc {
 	return func(idx uint64, r *rec) error {
+		if err := checkJournal(first, idx, r); err != nil {
+			return err
+		}
 		switch r.kind {
 		case kindPromise:
 			a.promise(r.ballot)
@@ -106,14 +109,24 @@ func (a *acceptor) replay(first uint64) visitFunc {
 			*a = newAcceptor()
 			a.promised = r.ballot
 			r.eachEntry(a.acceptCopy)
-		default:
-			return fmt.Errorf("record kind %d in the journal", r.kind)
-		}
-		if idx == first && first > 1 && r.kind != kindJournalCP {
-			return errors.New("journal was truncated but does not start with a checkpoint")
 		}
 		return nil
 	}
+}
+
+// checkJournal verifies that the valid record r may sit at WAL index idx
+// of a journal whose first index is first: a journal kind, and a
+// checkpoint first when the front was truncated.
+func checkJournal(first, idx uint64, r *rec) error {
+	switch r.kind {
+	case kindPromise, kindAccept, kindBatch, kindJournalCP:
+	default:
+		return fmt.Errorf("record kind %d in the journal", r.kind)
+	}
+	if idx == first && first > 1 && r.kind != kindJournalCP {
+		return errors.New("journal was truncated but does not start with a checkpoint")
+	}
+	return nil
 }
 
 func (s *Store) openJournal() error {

@@ -36,6 +36,16 @@ type scanResult struct {
 // the scan; it is wrapped as corruption at that record.
 type visitFunc func(idx uint64, r *rec) error
 
+// recordFunc sees every valid record of a walk with the segment, the byte
+// offset and the length of its frame. Its error stops the walk and is
+// returned unchanged.
+type recordFunc func(s *segment, off, n int, idx uint64, r *rec) error
+
+// tornFunc is called for a torn tail of the last segment (an invalid
+// record at off with nothing valid after it). The scan repairs it; a
+// read-only walk reports it. Its error stops the walk.
+type tornFunc func(s *segment, data []byte, off int, idx uint64) error
+
 const segNameLen = 20
 
 func segmentName(index uint64) string { return fmt.Sprintf("%020d", index) }
@@ -47,11 +57,32 @@ func segmentName(index uint64) string { return fmt.Sprintf("%020d", index) }
 // the last segment back to its last valid record. Anything else invalid is
 // an error wrapping ErrCorrupt that names the file and offset.
 func scanWAL(fsys FS, dir string, logger hclog.Logger, visit visitFunc) (scanResult, error) {
-	var res scanResult
 	segs, err := listSegments(fsys, dir)
 	if err != nil {
-		return res, err
+		return scanResult{}, err
 	}
+	rf := func(s *segment, off, _ int, idx uint64, r *rec) error {
+		if visit == nil {
+			return nil
+		}
+		if err := visit(idx, r); err != nil {
+			return corruptf(s.path, int64(off), "record %d: %v", idx, err)
+		}
+		return nil
+	}
+	torn := func(s *segment, data []byte, off int, idx uint64) error {
+		return cutTornTail(fsys, s, data, off, idx, logger)
+	}
+	return walkWAL(fsys, segs, rf, torn)
+}
+
+// walkWAL reads segs in order (one at a time), checks that they are
+// contiguous, validates every record and calls visit for each. A torn tail
+// of the last segment goes to torn; any other invalid record, and a gap
+// between segments, is a *CorruptError naming file and offset. It changes
+// nothing on disk itself.
+func walkWAL(fsys FS, segs []segment, visit recordFunc, torn tornFunc) (scanResult, error) {
+	var res scanResult
 	for i := range segs {
 		s := &segs[i]
 		if i > 0 {
@@ -61,7 +92,7 @@ func scanWAL(fsys FS, dir string, logger hclog.Logger, visit visitFunc) (scanRes
 					"segment starts at index %d, want %d: a segment is missing or overlaps", s.index, want)
 			}
 		}
-		if err := scanSegment(fsys, s, i == len(segs)-1, logger, visit); err != nil {
+		if err := walkSegment(fsys, s, i == len(segs)-1, visit, torn); err != nil {
 			return res, err
 		}
 		res.bytes += s.size
@@ -75,19 +106,17 @@ func scanWAL(fsys FS, dir string, logger hclog.Logger, visit visitFunc) (scanRes
 	return res, nil
 }
 
-// listSegments returns the segment files of dir in index order, after
-// finishing any interrupted truncation that tidwall/wal left behind.
-func listSegments(fsys FS, dir string) ([]segment, error) {
+// segmentFiles lists the WAL directory dir without changing it: its
+// segment files in index order, the index of a tidwall .START file (0 when
+// there is none) and tidwall .TEMP files. A missing dir is empty.
+func segmentFiles(fsys FS, dir string) (segs []segment, start uint64, temps []string, err error) {
 	ents, err := fsys.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, 0, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: list %s: %w", dir, err)
+		return nil, 0, nil, fmt.Errorf("storage: list %s: %w", dir, err)
 	}
-	var segs []segment
-	start := uint64(0)
-	changed := false
 	for _, e := range ents {
 		name := e.Name()
 		if e.IsDir() || len(name) < segNameLen {
@@ -105,76 +134,101 @@ func listSegments(fsys FS, dir string) ([]segment, error) {
 		case rest == ".START":
 			start = index
 		case strings.HasSuffix(rest, ".TEMP"):
-			// tidwall's temp file of an interrupted truncate; its
-			// rename never happened, so it holds nothing live.
-			if err := fsys.Remove(path); err != nil {
-				return nil, fmt.Errorf("storage: remove %s: %w", path, err)
-			}
-			changed = true
+			temps = append(temps, path)
 		case rest == ".END":
-			return nil, corruptf(path, -1, "unexpected tidwall END file (storage never truncates the back)")
+			return nil, 0, nil, corruptf(path, -1, "unexpected tidwall END file (storage never truncates the back)")
+		}
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i].index < segs[j].index })
+	return segs, start, temps, nil
+}
+
+// listSegments returns the segment files of dir in index order, after
+// finishing any interrupted truncation that tidwall/wal left behind and
+// removing its temp files (an interrupted truncate's temp file was never
+// renamed, so it holds nothing live).
+func listSegments(fsys FS, dir string) ([]segment, error) {
+	segs, start, temps, err := segmentFiles(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range temps {
+		if err := fsys.Remove(path); err != nil {
+			return nil, fmt.Errorf("storage: remove %s: %w", path, err)
 		}
 	}
 	if start != 0 {
 		if segs, err = finishTruncate(fsys, dir, segs, start); err != nil {
 			return nil, err
 		}
-		changed = true
 	}
-	if changed {
+	if len(temps) > 0 || start != 0 {
 		if err := fsys.SyncDir(dir); err != nil {
 			return nil, fmt.Errorf("storage: fsync dir %s: %w", dir, err)
 		}
 	}
-	sort.Slice(segs, func(i, j int) bool { return segs[i].index < segs[j].index })
 	return segs, nil
+}
+
+// afterTruncate is the segment list an interrupted truncation leaves once
+// finished: segments at or below start replaced by the START file (at
+// path, named for start). finishTruncate makes it so on disk.
+func afterTruncate(segs []segment, start uint64, path string) (kept, replaced []segment) {
+	kept = []segment{{path: path, index: start}}
+	for _, s := range segs {
+		if s.index > start {
+			kept = append(kept, s)
+		} else {
+			replaced = append(replaced, s)
+		}
+	}
+	return kept, replaced
 }
 
 // finishTruncate does what tidwall/wal's load does with a START file (the
 // synced copy of the new first segment written by TruncateFront): remove
 // the segments it replaces and rename it into place.
 func finishTruncate(fsys FS, dir string, segs []segment, start uint64) ([]segment, error) {
-	var kept []segment
-	for _, s := range segs {
-		if s.index > start {
-			kept = append(kept, s)
-			continue
-		}
+	path := filepath.Join(dir, segmentName(start))
+	kept, replaced := afterTruncate(segs, start, path)
+	for _, s := range replaced {
 		if err := fsys.Remove(s.path); err != nil {
 			return nil, fmt.Errorf("storage: remove %s: %w", s.path, err)
 		}
 	}
-	path := filepath.Join(dir, segmentName(start))
 	if err := fsys.Rename(path+".START", path); err != nil {
 		return nil, fmt.Errorf("storage: rename %s.START: %w", path, err)
 	}
-	return append([]segment{{path: path, index: start}}, kept...), nil
+	return kept, nil
 }
 
-// scanSegment validates the records of one segment. In the last segment a
-// bad record with nothing valid after it is a torn tail and is cut.
-func scanSegment(fsys FS, s *segment, last bool, logger hclog.Logger, visit visitFunc) error {
+// walkSegment validates the records of one segment and sets its count and
+// size. In the last segment a bad record with nothing valid after it is a
+// torn tail, handed to torn (which must set count and size if it cuts).
+func walkSegment(fsys FS, s *segment, last bool, visit recordFunc, torn tornFunc) error {
 	data, err := fsys.ReadFile(s.path)
 	if err != nil {
 		return fmt.Errorf("storage: read %s: %w", s.path, err)
 	}
+	s.size = int64(len(data))
 	off := 0
 	idx := s.index
 	for off < len(data) {
 		n, r, ok := parseFrame(data, off, idx)
 		if !ok {
-			return badRecord(fsys, s, data, off, idx, last, logger)
-		}
-		if visit != nil {
-			if err := visit(idx, &r); err != nil {
-				return corruptf(s.path, int64(off), "record %d: %v", idx, err)
+			s.count = idx - s.index
+			if err := badRecord(s, data, off, idx, last); err != nil {
+				return err
 			}
+			return torn(s, data, off, idx)
+		}
+		if err := visit(s, off, n, idx, &r); err != nil {
+			return err
 		}
 		off += n
 		idx++
 	}
 	s.count = idx - s.index
-	s.size = int64(len(data))
 	return nil
 }
 
@@ -193,14 +247,21 @@ func parseFrame(data []byte, off int, seq uint64) (int, rec, bool) {
 	return end - off, r, true
 }
 
-// badRecord decides between a torn tail (cut it) and corruption.
-func badRecord(fsys FS, s *segment, data []byte, off int, idx uint64, last bool, logger hclog.Logger) error {
+// badRecord returns corruption for an invalid record at off, unless it is
+// a torn tail: in the last segment with no valid record after it.
+func badRecord(s *segment, data []byte, off int, idx uint64, last bool) error {
 	if !last {
 		return corruptf(s.path, int64(off), "invalid record %d in a segment that is not the last", idx)
 	}
 	if p, ok := validAfter(data, off, idx); ok {
 		return corruptf(s.path, int64(off), "invalid record %d followed by a valid record at offset %d", idx, p)
 	}
+	return nil
+}
+
+// cutTornTail cuts the torn tail at off, keeping the cut bytes in a
+// .torn-<unixnano> copy, and fsyncs the file and its directory.
+func cutTornTail(fsys FS, s *segment, data []byte, off int, idx uint64, logger hclog.Logger) error {
 	torn := fmt.Sprintf("%s.torn-%d", s.path, time.Now().UnixNano())
 	if err := writeFileSynced(fsys, torn, data[off:]); err != nil {
 		return fmt.Errorf("storage: keep torn tail of %s: %w", s.path, err)
@@ -216,7 +277,6 @@ func badRecord(fsys FS, s *segment, data []byte, off int, idx uint64, last bool,
 	}
 	logger.Warn("cut torn tail of the last segment", "file", s.path, "offset", off,
 		"bytes", len(data)-off, "record", idx, "copy", torn)
-	s.count = idx - s.index
 	s.size = int64(off)
 	return nil
 }

@@ -11,16 +11,16 @@ import (
 
 // Item kinds reported by Inspect.
 const (
-	ItemIdentity   = "identity"           // Dir/identity
-	ItemMeta       = "meta"               // Dir/chosen.meta
-	ItemBlob       = "checkpoint-blob"    // Dir/checkpoint
-	ItemPromise    = "promise"            // journal, written by earlier versions
-	ItemAccept     = "accept"             // journal, written by earlier versions
-	ItemBatch      = "batch"              // journal: one Persist call
-	ItemJournalCP  = "journal-checkpoint" // journal: live acceptor state after compaction
-	ItemChosen     = "chosen"             // chosen log: one slot
-	ItemTornTail   = "torn-tail"          // bytes Open would cut from a segment's end
-	ItemTruncation = "unfinished-truncation"
+	ItemIdentity   = "identity"              // Dir/identity
+	ItemMeta       = "meta"                  // Dir/chosen.meta
+	ItemBlob       = "checkpoint-blob"       // Dir/checkpoint
+	ItemPromise    = "promise"               // journal, written by earlier versions
+	ItemAccept     = "accept"                // journal, written by earlier versions
+	ItemBatch      = "batch"                 // journal: one Persist call
+	ItemJournalCP  = "journal-checkpoint"    // journal: live acceptor state after compaction
+	ItemChosen     = "chosen"                // chosen log: one slot
+	ItemTornTail   = "torn-tail"             // bytes Open would cut from a segment's end
+	ItemTruncation = "unfinished-truncation" // a tidwall TruncateFront Open would finish
 )
 
 // Item is one record of a data directory as Inspect found it. Only the

@@ -382,3 +382,63 @@ func flip(t *testing.T, path string, off int) {
 		t.Fatal(err)
 	}
 }
+
+// TestInspectUnfinishedTruncation leaves a tidwall TruncateFront half done
+// in the chosen log (the .START copy written, old segments not yet
+// removed): Inspect reports it and reads the log as Open finishes it,
+// without finishing it itself.
+func TestInspectUnfinishedTruncation(t *testing.T) {
+	dir := t.TempDir()
+	o := testOpts(dir)
+	o.SegmentSize = 1 << 10
+	s := mustOpen(t, o)
+	for slot := uint64(1); slot <= 60; slot++ {
+		if err := s.AppendChosen([]paxos.Entry{chosenEntry(1, slot)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustClose(t, s)
+	segs := segFiles(t, filepath.Join(dir, chosenDirName(1)))
+	if len(segs) < 3 {
+		t.Fatalf("chosen log segments %v, want 3 or more", segs)
+	}
+	data, err := os.ReadFile(segs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := segs[1] + ".START"
+	if err := os.WriteFile(start, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := parseSegName(filepath.Base(segs[1]))
+	before := dirBytes(t, dir)
+
+	items, err := inspectAll(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr *Item
+	var chosen []Item
+	for i := range items {
+		switch items[i].Kind {
+		case ItemTruncation:
+			tr = &items[i]
+		case ItemChosen:
+			chosen = append(chosen, items[i])
+		}
+	}
+	if tr == nil || tr.File != start || tr.Index != first || strings.Join(tr.Replaced, ",") != segs[0]+","+segs[1] {
+		t.Fatalf("truncation item %+v, want %s at %d replacing %v", tr, start, first, segs[:2])
+	}
+	if len(chosen) != int(60-first+1) || chosen[0].Index != first || chosen[0].File != start || chosen[len(chosen)-1].Index != 60 {
+		t.Errorf("chosen items %s", itemKinds(chosen))
+	}
+	if diff := sameDir(before, dirBytes(t, dir)); diff != "" {
+		t.Errorf("Inspect changed %s", diff)
+	}
+	s = mustOpen(t, o)
+	defer mustClose(t, s)
+	if s.FirstIndex() != first || s.LastIndex() != 60 {
+		t.Errorf("Open: chosen log [%d,%d], Inspect said [%d,60]", s.FirstIndex(), s.LastIndex(), first)
+	}
+}

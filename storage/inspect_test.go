@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -440,5 +441,37 @@ func TestInspectUnfinishedTruncation(t *testing.T) {
 	defer mustClose(t, s)
 	if s.FirstIndex() != first || s.LastIndex() != 60 {
 		t.Errorf("Open: chosen log [%d,%d], Inspect said [%d,60]", s.FirstIndex(), s.LastIndex(), first)
+	}
+}
+
+// TestInspectLegacyRecords reads a journal of whole promise and accept
+// records (written by versions before batch records).
+func TestInspectLegacyRecords(t *testing.T) {
+	dir := t.TempDir()
+	mustClose(t, mustOpen(t, testOpts(dir)))
+	acc := acceptRec(2, 1, 2)
+	var seg []byte
+	for _, rec := range [][]byte{encodePromise(nil, 1, ballot(1)), encodeEntries(nil, kindAccept, 2, ballot(2), acc.Entries)} {
+		seg = binary.AppendUvarint(seg, uint64(len(rec)))
+		seg = append(seg, rec...)
+	}
+	if err := os.WriteFile(filepath.Join(dir, journalDir, segmentName(1)), seg, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	items, err := inspectAll(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := itemKinds(items), "identity meta promise#1 accept#2"; got != want {
+		t.Fatalf("items %q, want %q", got, want)
+	}
+	p, a := items[2], items[3]
+	if p.Ballot != ballot(1) || a.Ballot != ballot(2) || !sameEntries(a.Entries, acc.Entries) || a.Offset != p.Len {
+		t.Errorf("promise %+v\naccept %+v %s", p, a, fmtEntries(a.Entries))
+	}
+	s := mustOpen(t, testOpts(dir))
+	defer mustClose(t, s)
+	if hs := s.HardState(); hs.Promised != ballot(2) || !sameEntries(hs.Accepted, acc.Entries) {
+		t.Errorf("Open of the same journal: %+v", hs)
 	}
 }

@@ -12,12 +12,11 @@ import (
 // gauges that mirror the node's state are read at scrape time by
 // statusCollector instead.
 type nodeMetrics struct {
-	fsync         *prometheus.HistogramVec // op: persist (journal, one per Ready) or sync (chosen log)
-	commit        prometheus.Histogram     // client append received -> chosen and applied, at the leader
-	appends       prometheus.Counter       // entries acknowledged to clients by this replica
-	appendBytes   prometheus.Counter       // their payload bytes
-	leaderChanges prometheus.Counter       // times the known leader changed to another replica
-	tails         prometheus.Gauge         // remote tail streams being served
+	fsync       *prometheus.HistogramVec // op: persist (journal, one per Ready) or sync (chosen log)
+	commit      prometheus.Histogram     // client append received -> chosen and applied, at the leader
+	appends     prometheus.Counter       // entries acknowledged to clients by this replica
+	appendBytes prometheus.Counter       // their payload bytes
+	tails       prometheus.Gauge         // remote tail streams being served
 }
 
 func newNodeMetrics() *nodeMetrics {
@@ -32,15 +31,13 @@ func newNodeMetrics() *nodeMetrics {
 			Help: "Entries appended through this replica (acknowledged to a client)."}),
 		appendBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "paxlog_append_bytes_total",
 			Help: "Payload bytes of the entries counted by paxlog_appends_total."}),
-		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: "paxlog_leader_changes_total",
-			Help: "Times this replica saw the leader change to another replica."}),
 		tails: prometheus.NewGauge(prometheus.GaugeOpts{Name: "paxlog_tail_consumers",
 			Help: "Remote tail streams this replica is serving now."}),
 	}
 }
 
 func (m *nodeMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.fsync, m.commit, m.appends, m.appendBytes, m.leaderChanges, m.tails}
+	return []prometheus.Collector{m.fsync, m.commit, m.appends, m.appendBytes, m.tails}
 }
 
 // register registers the replica's metrics, labelled node="<id>".
@@ -70,6 +67,7 @@ var (
 	descPeerBytes  = prometheus.NewDesc("paxlog_peer_sent_bytes_total", "Bytes written to the peer.", []string{"peer"}, nil)
 	descInboundDrp = prometheus.NewDesc("paxlog_inbound_drops_total", "Inbound peer messages dropped because the node was behind.", nil, nil)
 	descStorage    = prometheus.NewDesc("paxlog_storage_bytes", "Bytes of every file in the data directory.", nil, nil)
+	descLeaderChg  = prometheus.NewDesc("paxlog_leader_changes_total", "Times this replica saw the leader change.", nil, nil)
 	descDedup      = prometheus.NewDesc("paxlog_dedup_clients", "Clients held in the exactly-once dedup table.", nil, nil)
 )
 
@@ -80,7 +78,7 @@ type statusCollector struct{ r *replica }
 func (s *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descIsLeader, descLeaderID, descBallot, descInflight, descQueued,
 		descFirst, descLast, descApplied, descDelivered, descPeerLag, descPeerDrops, descPeerConn,
-		descPeerBytes, descInboundDrp, descStorage, descDedup} {
+		descPeerBytes, descInboundDrp, descStorage, descDedup, descLeaderChg} {
 		ch <- d
 	}
 }
@@ -107,6 +105,7 @@ func (s *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descApplied, float64(st.Applied))
 	gauge(descDelivered, float64(st.LastDelivered))
 	gauge(descDedup, float64(st.DedupClients))
+	counter(descLeaderChg, s.r.node.Metrics().LeaderChanges)
 	if isLeader == 1 {
 		for _, p := range st.Peers {
 			if p.ID != st.ID {

@@ -117,8 +117,9 @@ func startReplica(rc replicaConfig) (*replica, error) {
 	return r, nil
 }
 
-// watch logs and counts leader changes. replog has no leader-change hook,
-// so it polls Node.Leader (an atomic load) every 50 ms.
+// watch logs leader changes (the metric is the node's own counter).
+// replog has no leader-change hook, so it polls Node.Leader (an atomic
+// load) every 50 ms.
 func (r *replica) watch() {
 	defer r.wg.Done()
 	t := time.NewTicker(50 * time.Millisecond)
@@ -138,7 +139,6 @@ func (r *replica) watch() {
 		r.mu.Unlock()
 		if changed {
 			st := r.node.Status()
-			r.m.leaderChanges.Inc()
 			if r.cfg.Leaders.changed(id, st.Ballot) {
 				r.log.Info("leader changed", "leader", uint64(id), "leader_addr", r.cfg.Peers[id],
 					"ballot", st.Ballot.String(), "seen_by", uint64(r.cfg.ID))

@@ -2,11 +2,12 @@ package bench
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/paxlog/paxlog/net/nettest"
 
 	replog "github.com/paxlog/paxlog/log"
 	"github.com/paxlog/paxlog/paxos"
@@ -54,16 +55,8 @@ type cluster struct {
 	fs    []*countFS
 }
 
-// freeAddr reserves a loopback port by binding and releasing it.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("reserve a port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+// freeAddr returns a loopback address outside the ephemeral port range.
+func freeAddr(tb testing.TB) string { return nettest.FreeAddr(tb) }
 
 // startCluster starts the replicas and waits until one of them leads; it
 // stops them when tb ends.

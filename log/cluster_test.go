@@ -3,10 +3,11 @@ package log
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/paxlog/paxlog/net/nettest"
 
 	"github.com/hashicorp/go-hclog"
 	"go.uber.org/goleak"
@@ -176,15 +177,8 @@ func TestMemClusterAppendTail(t *testing.T) {
 	}
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+// freeAddr returns a loopback address outside the ephemeral port range.
+func freeAddr(t testing.TB) string { return nettest.FreeAddr(t) }
 
 // testLogger logs to stderr at the level in REPLOG_TEST_LOG (off when unset).
 func testLogger(id paxos.NodeID) hclog.Logger {

@@ -1,10 +1,11 @@
 package net
 
 import (
-	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/paxlog/paxlog/net/nettest"
 
 	"go.uber.org/goleak"
 
@@ -53,17 +54,8 @@ func newTCPCluster(t *testing.T, ids []paxos.NodeID, mut func(*Config)) cluster 
 	return c
 }
 
-// freeAddr reserves a loopback port by binding and releasing it.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
+// freeAddr returns a loopback address outside the ephemeral port range.
+func freeAddr(t testing.TB) string { return nettest.FreeAddr(t) }
 
 func (c *tcpCluster) config(id paxos.NodeID) Config {
 	cfg := Config{ClusterID: testCluster, NodeID: id, Listen: c.addrs[id], Peers: c.addrs}

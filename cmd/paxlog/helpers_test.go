@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paxlog/paxlog/net/nettest"
+
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/paxlog/paxlog/paxos"
@@ -48,24 +50,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
+// freePorts returns n distinct loopback ports outside the ephemeral range.
+func freePorts(t testing.TB, n int) []int { return nettest.FreePorts(t, n) }
 
 // consecutivePorts finds a base port such that base..base+n-1 are free.
 func consecutivePorts(t testing.TB, n int) int {

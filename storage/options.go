@@ -62,7 +62,7 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	o.Logger = o.Logger.Named("storage")
 	if o.FS == nil {
-		o.FS = OSFS{}
+		o.FS = defaultFS(o.Logger) // OSFS{}; with -tags paxlogfaults, faults armed by PAXLOG_STORAGE_FAULT (faultenv_on.go)
 	}
 	if o.SegmentSize == 0 {
 		o.SegmentSize = DefaultSegmentSize

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,8 @@ import (
 //	fsync-enospc@N  ... with ENOSPC
 //	write-eio@N     the Nth and every later segment write fails with EIO
 //	write-enospc@N  ... with ENOSPC
+//	crash-on-usr1   SIGUSR1 triggers the same crash at once (the harness
+//	                power-fails the whole cluster this way)
 //	lie-fsync       PLANTED BUG: segment syncs succeed without syncing, so
 //	                the replica acknowledges what is not durable
 //
@@ -48,6 +51,14 @@ func defaultFS(log hclog.Logger) FS {
 	}
 	f.log = log
 	log.Warn("storage fault: armed", "spec", spec)
+	if f.onSignal {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGUSR1)
+		go func() {
+			<-ch
+			f.crash(0)
+		}()
+	}
 	return f
 }
 
@@ -58,7 +69,7 @@ type envFaultFS struct {
 
 	crashAt, syncErrAt, writeErrAt int
 	syncErr, writeErr              error
-	lie                            bool
+	lie, onSignal                  bool
 
 	mu      sync.Mutex
 	syncs   int
@@ -74,8 +85,12 @@ func parseEnvFaults(spec string) (*envFaultFS, error) {
 		if part == "" {
 			continue
 		}
-		if part == "lie-fsync" {
+		switch part {
+		case "lie-fsync":
 			f.lie = true
+			continue
+		case "crash-on-usr1":
+			f.onSignal = true
 			continue
 		}
 		kind, at, ok := strings.Cut(part, "@")

@@ -82,13 +82,14 @@ func runChaos(t *testing.T, cfg RunConfig) *Report {
 
 // TestChaos is the acceptance run of issue 8: the CI plan (30 minority
 // SIGKILLs, 5 whole-cluster SIGKILLs, 10 partitions, 5 pauses, 5 crashes
-// losing unsynced writes, 3 wipes, 3 disk errors) on 3 replicas with zero
-// checker violations. PAXLOG_CHAOS_DURATION=60m repeats shuffled decks for
+// losing unsynced writes, 3 wipes, 3 disk errors, and 3 whole-cluster power
+// failures losing every unsynced write) on 3 replicas with zero checker
+// violations. PAXLOG_CHAOS_DURATION=60m repeats shuffled decks for
 // that long (run it with -timeout 0); PAXLOG_CHAOS_SEED replays a seed;
 // PAXLOG_CHAOS_PLAN="wipe-quorum=3,kill-minority=5" replaces the plan;
 // PAXLOG_CHAOS_NODES=5 runs 5 replicas.
 func TestChaos(t *testing.T) {
-	cfg := RunConfig{Seed: seed(t), Plan: CIPlan()}
+	cfg := RunConfig{Seed: seed(t), Plan: CIPlan(), StorageFaults: "crash-on-usr1"}
 	want := CIPlan()
 	if p := os.Getenv("PAXLOG_CHAOS_PLAN"); p != "" {
 		plan, err := ParsePlan(p)
@@ -137,12 +138,14 @@ func TestChaos(t *testing.T) {
 // TestChaosCatchesAckBeforeFsync runs the harness against a deliberately
 // broken build: every replica's segment fsync succeeds without syncing
 // (PAXLOG_STORAGE_FAULT=lie-fsync, so appends are acknowledged before they
-// are durable), and every replica is then crashed at once by a storage
-// crash point that drops what was never synced. The checkers must report
-// the acknowledged entries that were lost.
+// are durable), and the whole cluster then loses power (every replica
+// crashes at once through its storage crash point, dropping what was never
+// synced). The checkers must report the acknowledged entries that were
+// lost.
 func TestChaosCatchesAckBeforeFsync(t *testing.T) {
-	rep := runChaos(t, RunConfig{Seed: seed(t), StorageFaults: "lie-fsync", Plan: Plan{CrashAll: 3, KillMinority: 1}})
-	if rep.Counts[CrashAll.String()] == 0 {
+	rep := runChaos(t, RunConfig{Seed: seed(t), StorageFaults: "lie-fsync,crash-on-usr1",
+		Plan: Plan{PowerFail: 2, KillMinority: 1}})
+	if rep.Counts[PowerFail.String()] == 0 {
 		t.Fatalf("no crash point was reached (missed %s); the planted bug was never exercised", rep.Missed)
 	}
 	vs := rep.Violations()

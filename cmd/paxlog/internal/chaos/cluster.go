@@ -276,6 +276,17 @@ func (c *Cluster) Pause(id int) error { return c.signal(id, syscall.SIGSTOP, tru
 // Resume continues a paused replica.
 func (c *Cluster) Resume(id int) error { return c.signal(id, syscall.SIGCONT, false) }
 
+// Signal sends sig to replica id's process.
+func (c *Cluster) Signal(id int, sig syscall.Signal) error {
+	n := c.Node(id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n.cmd == nil {
+		return fmt.Errorf("chaos: node %d is down", id)
+	}
+	return n.cmd.Process.Signal(sig)
+}
+
 func (c *Cluster) signal(id int, sig syscall.Signal, paused bool) error {
 	n := c.Node(id)
 	c.mu.Lock()

@@ -40,6 +40,7 @@ type Op struct {
 	Value  string `json:"value,omitempty"` // append: the value; read: the value found
 	Index  uint64 `json:"index"`           // append: acknowledged index; read: index asked; checktail: the tail
 	Found  bool   `json:"found,omitempty"` // read: an entry is delivered at Index
+	Tail   uint64 `json:"tail,omitempty"`  // read: what its CheckTail returned
 	// Failed: the call returned an error, so its outcome is unknown (an
 	// append may still be chosen). Failed reads and checktails have no
 	// effect and are not checked.

@@ -23,10 +23,11 @@ const (
 	DiskError                  // restart a replica armed with an injected fsync or write error
 	CrashAll                   // arm every replica with a crash point at once (planted-bug test)
 	WipeQuorum                 // the wipe scenario that needs wipe protection (see inject.go)
+	PowerFail                  // every replica loses its unsynced writes at once (SIGUSR1 crash)
 	numFaults
 )
 
-var faultNames = [numFaults]string{"kill-minority", "kill-all", "partition", "pause", "crash-unsynced", "wipe", "disk-error", "crash-all", "wipe-quorum"}
+var faultNames = [numFaults]string{"kill-minority", "kill-all", "partition", "pause", "crash-unsynced", "wipe", "disk-error", "crash-all", "wipe-quorum", "power-fail"}
 
 func (f Fault) String() string {
 	if f >= 0 && f < numFaults {
@@ -40,7 +41,7 @@ type Plan map[Fault]int
 
 // CIPlan is the acceptance mix of issue 8.
 func CIPlan() Plan {
-	return Plan{KillMinority: 30, KillAll: 5, Partition: 10, Pause: 5, CrashUnsynced: 5, Wipe: 3, DiskError: 3}
+	return Plan{KillMinority: 30, KillAll: 5, Partition: 10, Pause: 5, CrashUnsynced: 5, Wipe: 3, DiskError: 3, PowerFail: 3}
 }
 
 // ParsePlan reads "kill-minority=3,wipe=1" (fault names as printed).

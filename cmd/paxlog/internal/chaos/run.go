@@ -320,6 +320,9 @@ func (r *runner) finish(ctx context.Context) error {
 		replicas[id] = es
 	}
 	r.wl.Stop()
+	if n := r.wl.LaggingReads(); n > 0 {
+		r.rep.Counts["read/unchecked-lagging-replica"] = int(n)
+	}
 	ops, fences := r.hist.Snapshot()
 	r.rep.Record = &Record{Seed: r.cfg.Seed, Ops: ops, Fences: fences, Replicas: replicas, Consumers: r.wl.Observed()}
 	return nil

@@ -32,10 +32,14 @@
 // minority, partitions, a restart armed with a storage crash point that
 // truncates every segment back to its last fsynced size (keeping a torn
 // prefix at random) and SIGKILLs the process from inside its persist path,
-// a data directory wipe, and a restart armed with an injected fsync or
-// write error (EIO, ENOSPC) that must make the replica stop. Storage faults
-// need a binary built with -tags paxlogfaults; they are armed by the
-// PAXLOG_STORAGE_FAULT variable of one process start.
+// a power failure of the whole cluster (the same crash on every replica at
+// once, triggered by SIGUSR1), a data directory wipe, and a restart armed
+// with an injected fsync or write error (EIO, ENOSPC) that must make the
+// replica stop. Storage faults need a binary built with -tags paxlogfaults
+// (storage/faultenv_on.go); they are armed by the PAXLOG_STORAGE_FAULT
+// variable of one process start. The wipe-quorum fault (isolate B, let A
+// and C acknowledge, kill A, wipe C, heal B) is the scenario wipe protection
+// exists for; it is not in the CI plan while that protection is missing.
 //
 // # Workload
 //
@@ -44,6 +48,10 @@
 // Client.CheckTail. Readers do a linearizable read at one replica: CheckTail
 // there, then Read(i) there; the pair is recorded as one read operation
 // spanning both calls (Read alone is not linearizable: a follower may lag).
+// Read reports an index the replica has not applied as ErrNotFound, like a
+// no-op slot; when the Client retried the Read on a new incarnation of the
+// replica that is behind the CheckTail result, the answer says nothing about
+// the log and the read is recorded as unknown.
 // Consumers tail the log from several replicas for the whole run.
 //
 // # Rounds and fences
@@ -107,4 +115,14 @@
 // as JSON and porcupine's visualization of each failed window as HTML, in
 // $PAXLOG_CHAOS_OUT or the test's temporary directory; the test prints the
 // paths and the seed.
+//
+// # Running
+//
+//	go test -race ./cmd/paxlog/internal/chaos                  # CI size, about 3 minutes
+//	PAXLOG_CHAOS_DURATION=60m go test ./cmd/paxlog/internal/chaos -run 'TestChaos$' -v -timeout 0
+//
+// PAXLOG_CHAOS_SEED replays a seed, PAXLOG_CHAOS_PLAN replaces the plan
+// ("wipe-quorum=3,kill-minority=5"), PAXLOG_CHAOS_NODES=5 runs 5 replicas,
+// PAXLOG_CHAOS_OUT keeps every run's directory (history, visualization,
+// replica logs and data).
 package chaos

@@ -2,6 +2,7 @@ package log
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -73,5 +74,47 @@ func TestClientTCPSmoke(t *testing.T) {
 	})
 	if ls := c.leader(ctx).Status(); ls.DedupClients < 1 {
 		t.Fatalf("leader status: %d dedup clients after client appends", ls.DedupClients)
+	}
+}
+
+// TestReadNotAppliedIsRetried: an index above what a replica has applied is
+// ErrNotApplied (transient), never ErrNotFound (permanent); Client.Read
+// retries it until the entry is there or its context ends.
+func TestReadNotAppliedIsRetried(t *testing.T) {
+	c := newTestCluster(t, clusterOpts{size: 3, tcp: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := c.client(t)
+	first, err := cl.Append(ctx, []byte("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := first + 1000
+	if _, err := c.nodes[1].Read(ctx, future); !errors.Is(err, ErrNotApplied) || errors.Is(err, ErrNotFound) {
+		t.Fatalf("local read of %d: %v, want ErrNotApplied only", future, err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	if _, err := cl.Read(short, future); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("remote read of %d: %v, want the deadline after retries", future, err)
+	}
+
+	// A read that starts before its entry is chosen returns it once chosen.
+	got := make(chan error, 1)
+	go func() {
+		var last uint64
+		for i := range 3 {
+			x, err := cl.Append(ctx, fmt.Appendf(nil, "b%d", i))
+			if err != nil {
+				got <- err
+				return
+			}
+			last = x
+		}
+		_, err := cl.Read(ctx, last)
+		got <- err
+	}()
+	if err := <-got; err != nil {
+		t.Fatalf("read after append: %v", err)
 	}
 }

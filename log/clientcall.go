@@ -81,7 +81,8 @@ func (c *Client) classify(addr string, err error) (redirect, retry bool) {
 		c.forgetLeaderLocked(addr)
 		return false, true
 	}
-	// Transport errors, attempt timeouts, back-pressure: retry.
+	// Transport errors, attempt timeouts, back-pressure, a replica that has
+	// not applied a read's index yet (ErrNotApplied): retry.
 	c.mu.Lock()
 	c.forgetLeaderLocked(addr)
 	c.mu.Unlock()

@@ -30,6 +30,12 @@ var (
 	// ErrNotFound: Read of a slot that holds no delivered entry (a no-op, a
 	// filtered duplicate, a failed condition or an internal entry).
 	ErrNotFound = errors.New("replog: no entry at index")
+	// ErrNotApplied: Read of an index above what this replica has applied.
+	// It is transient: the replica may be behind (restarted, catching up) or
+	// the index may not be chosen yet. Client.Read retries it until its
+	// context ends; after CheckTail returned t, every index <= t becomes
+	// readable on every replica.
+	ErrNotApplied = errors.New("replog: index not applied here yet")
 	// ErrSeqTooOld: an append's sequence number is older than its client's
 	// dedup window, so the log cannot tell whether it is a duplicate; it is
 	// not delivered. Clients bound their in-flight appends to avoid it.

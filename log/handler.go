@@ -146,6 +146,8 @@ func errorResponse(n *Node, err error) *paxnet.Response {
 		r.Err = paxnet.ErrBackpressure
 	case errors.Is(err, ErrNotFound):
 		r.Err = paxnet.ErrNotFound
+	case errors.Is(err, ErrNotApplied):
+		r.Err = paxnet.ErrNotApplied
 	case errors.Is(err, ErrStopped):
 		r.Err = paxnet.ErrInternal
 	case errors.Is(err, ErrClosed):
@@ -179,6 +181,8 @@ func responseError(r *paxnet.Response) error {
 		return &ConditionError{Last: r.Index}
 	case paxnet.ErrNotFound:
 		return fmt.Errorf("%w: %s", ErrNotFound, r.Msg)
+	case paxnet.ErrNotApplied:
+		return fmt.Errorf("%w: %s", ErrNotApplied, r.Msg)
 	case paxnet.ErrShutdown:
 		return fmt.Errorf("%w: %s", ErrClosed, r.Msg)
 	case paxnet.ErrInvalid:

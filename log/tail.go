@@ -148,10 +148,11 @@ func (n *Node) deliverable(e *paxos.Entry) ([]byte, bool, error) {
 }
 
 // Read returns the entry delivered at index. It does not wait: an index
-// above the last applied one, or a slot that holds no delivered entry
-// (no-op, filtered duplicate, failed condition, barrier, trim) is
-// ErrNotFound; below the trim point *TrimmedError. Call CheckTail first
-// to read your own writes on a follower.
+// above the last applied one is ErrNotApplied (transient: this replica is
+// behind, or the index is not chosen yet); a slot that holds no delivered
+// entry (no-op, filtered duplicate, failed condition, barrier, trim) is
+// ErrNotFound (permanent); below the trim point *TrimmedError. Call
+// CheckTail first to read your own writes on a follower.
 func (n *Node) Read(ctx context.Context, index uint64) ([]byte, error) {
 	if err := n.errIfStopped(); err != nil {
 		return nil, err
@@ -159,8 +160,11 @@ func (n *Node) Read(ctx context.Context, index uint64) ([]byte, error) {
 	if first := n.first.Load(); index < first {
 		return nil, &TrimmedError{Index: index, First: first}
 	}
-	if applied := n.applied.Load(); index == 0 || index > applied {
-		return nil, fmt.Errorf("%w: index %d (applied %d)", ErrNotFound, index, applied)
+	if index == 0 {
+		return nil, fmt.Errorf("%w: index 0", ErrNotFound)
+	}
+	if applied := n.applied.Load(); index > applied {
+		return nil, fmt.Errorf("%w: index %d (applied %d)", ErrNotApplied, index, applied)
 	}
 	es, err := n.store.Entries(index, 1)
 	if errors.Is(err, paxos.ErrCompacted) {

@@ -209,6 +209,7 @@ func TestWireErrors(t *testing.T) {
 		{&ConditionError{Expected: 1, Last: 3}, ErrConditionFailed},
 		{&BackpressureError{Queued: 3}, ErrBackpressure},
 		{fmt.Errorf("x: %w", ErrNotFound), ErrNotFound},
+		{fmt.Errorf("x: %w", ErrNotApplied), ErrNotApplied},
 		{fmt.Errorf("x: %w", ErrClosed), ErrClosed},
 		{fmt.Errorf("x: %w", ErrInvalid), ErrInvalid},
 		{fmt.Errorf("x: %w", ErrSeqTooOld), ErrInvalid},

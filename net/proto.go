@@ -48,11 +48,12 @@ const (
 	ErrInternal                       // the replica failed (storage error, bug); Msg says what
 	ErrInvalid                        // the request is malformed (bad Op, empty append, bad index)
 	ErrTimeout                        // the replica gave up waiting (its own deadline); the outcome of an append is unknown, retry with the same (ClientID, Seq)
+	ErrNotApplied                     // Read: Index is above what this replica has applied (it is behind, or the index is not chosen yet); retry
 	errCodeCount
 )
 
 var errCodeNames = [...]string{"None", "NotLeader", "Backpressure", "Trimmed", "ConditionFailed",
-	"NotFound", "Shutdown", "Internal", "Invalid", "Timeout"}
+	"NotFound", "Shutdown", "Internal", "Invalid", "Timeout", "NotApplied"}
 
 func (c ErrCode) String() string {
 	if int(c) < len(errCodeNames) {

@@ -82,9 +82,9 @@ func runChaos(t *testing.T, cfg RunConfig) *Report {
 
 // TestChaos is the acceptance run of issue 8: the CI plan (30 minority
 // SIGKILLs, 5 whole-cluster SIGKILLs, 10 partitions, 5 pauses, 5 crashes
-// losing unsynced writes, 3 wipes, 3 disk errors, and 3 whole-cluster power
-// failures losing every unsynced write) on 3 replicas with zero checker
-// violations. PAXLOG_CHAOS_DURATION=60m repeats shuffled decks for
+// losing unsynced writes, 3 wipes, 3 disk errors, plus 3 whole-cluster
+// power failures losing every unsynced write and 3 adversarial wipes, see
+// wipe-quorum) on 3 replicas with zero checker violations. PAXLOG_CHAOS_DURATION=60m repeats shuffled decks for
 // that long (run it with -timeout 0); PAXLOG_CHAOS_SEED replays a seed;
 // PAXLOG_CHAOS_PLAN="wipe-quorum=3,kill-minority=5" replaces the plan;
 // PAXLOG_CHAOS_NODES=5 runs 5 replicas.

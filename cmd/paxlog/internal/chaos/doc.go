@@ -39,7 +39,8 @@
 // (storage/faultenv_on.go); they are armed by the PAXLOG_STORAGE_FAULT
 // variable of one process start. The wipe-quorum fault (isolate B, let A
 // and C acknowledge, kill A, wipe C, heal B) is the scenario wipe protection
-// exists for; it is not in the CI plan while that protection is missing.
+// exists for: a wiped C that voted at once would let B choose other values
+// in slots A and C had chosen.
 //
 // # Workload
 //

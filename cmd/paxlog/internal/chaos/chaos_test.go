@@ -126,6 +126,9 @@ func TestChaos(t *testing.T) {
 			t.Errorf("%s injected %d times, want at least %d (did not take effect: %d)", f, got, min, rep.Missed[f.String()])
 		}
 	}
+	if n := rep.Counts["disk-error/kept-running"]; n > 0 {
+		t.Errorf("%d replicas kept running after a fatal disk error (fail-stop must exit)", n)
+	}
 	if len(rep.Recovery) == 0 && want[KillMinority] > 0 {
 		t.Errorf("no leader was SIGKILLed; recovery time not measured")
 	}

@@ -179,6 +179,10 @@ func (r *runner) diskError(ctx context.Context) (string, error) {
 	case injected && hasLine(r.cl.Node(id).Log, off, fatalLine):
 		r.rep.Counts[DiskError.String()]++
 		r.rep.Counts["disk-error/"+strings.Split(spec, "@")[0]]++
+		select { // serve should exit after the fail-stop; give it a moment
+		case <-exited:
+		case <-time.After(3 * time.Second):
+		}
 		if r.cl.Running(id) {
 			desc += "; stopped (process kept running: no exit on a fatal error)"
 			r.rep.Counts["disk-error/kept-running"]++

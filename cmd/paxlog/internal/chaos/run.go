@@ -142,7 +142,7 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	deadline := time.Now().Add(r.cfg.Duration)
-	for deck := 0; ; deck++ {
+	for {
 		for _, f := range r.cfg.Plan.Deck(r.rng) {
 			if err := r.round(ctx, f); err != nil {
 				return fmt.Errorf("chaos: round %d (%s): %w", r.rep.Rounds, f, err)

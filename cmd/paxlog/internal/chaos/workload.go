@@ -171,14 +171,13 @@ func StartWorkload(cl *Cluster, h *History, cfg WorkloadConfig, seed int64) (*Wo
 		lane := w.lane()
 		w.wg.Go(func() { w.appendLoop(c, lane, fmt.Sprintf("a%d", i)) })
 	}
-	for i := range cfg.Tailers {
+	for range cfg.Tailers {
 		c, err := w.client(cl.Addrs())
 		if err != nil {
 			w.Stop()
 			return nil, err
 		}
 		lane := w.lane()
-		_ = i
 		w.wg.Go(func() { w.checkTailLoop(c, lane) })
 	}
 	for i := range cfg.Readers {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,6 +30,10 @@ func runReplicas(c *cli, logger hclog.Logger, rcs []replicaConfig, metricsAddr s
 			select {
 			case <-ch:
 				failed <- why()
+			case <-r.node.Done(): // any fatal error of the node, not only the store's writes
+				if err := r.node.Err(); err != nil {
+					failed <- fmt.Errorf("replica %d stopped (restart it; it recovers every acknowledged write): %w", r.cfg.ID, err)
+				}
 			case <-ctx.Done():
 			}
 		}()

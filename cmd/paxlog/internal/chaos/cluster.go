@@ -76,6 +76,7 @@ type Node struct {
 	Log    string // stdout and stderr of every incarnation, appended
 
 	cmd    *exec.Cmd
+	from   int64         // size of Log when the current process started
 	done   chan struct{} // closed when cmd exits
 	exit   error
 	paused bool
@@ -184,6 +185,7 @@ func (c *Cluster) Start(id int, faults string) error {
 	cmd := exec.Command(c.cfg.Binary, "serve", "--id", fmt.Sprint(id), "--cluster", c.cfg.ClusterID,
 		"--listen", n.Listen, "--peers", c.peersFor(id), "--data", n.Data,
 		"--tick", c.cfg.Tick.String(), "--election-ticks", fmt.Sprint(c.cfg.ElectionTicks), "--log-level", "info")
+	n.from = fileSize(n.Log)
 	spec := strings.Trim(c.cfg.StorageFaults+","+faults, ",")
 	env := childEnv()
 	if spec != "" {
@@ -218,6 +220,15 @@ func childEnv() []string {
 		}
 	}
 	return out
+}
+
+// Since reports whether the log of replica id's current process holds s.
+func (c *Cluster) Since(id int, s string) bool {
+	n := c.Node(id)
+	c.mu.Lock()
+	from := n.from
+	c.mu.Unlock()
+	return hasLine(n.Log, from, s)
 }
 
 // Running reports whether replica id has a live process.

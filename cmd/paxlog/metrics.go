@@ -67,6 +67,7 @@ var (
 	descPeerBytes  = prometheus.NewDesc("paxlog_peer_sent_bytes_total", "Bytes written to the peer.", []string{"peer"}, nil)
 	descInboundDrp = prometheus.NewDesc("paxlog_inbound_drops_total", "Inbound peer messages dropped because the node was behind.", nil, nil)
 	descStorage    = prometheus.NewDesc("paxlog_storage_bytes", "Bytes of every file in the data directory.", nil, nil)
+	descRebuilding = prometheus.NewDesc("paxlog_rebuilding", "1 while this replica re-learns the log after starting on an empty data directory (it does not vote).", nil, nil)
 	descLeaderChg  = prometheus.NewDesc("paxlog_leader_changes_total", "Times this replica saw the leader change.", nil, nil)
 	descDedup      = prometheus.NewDesc("paxlog_dedup_clients", "Clients held in the exactly-once dedup table.", nil, nil)
 )
@@ -78,7 +79,7 @@ type statusCollector struct{ r *replica }
 func (s *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descIsLeader, descLeaderID, descBallot, descInflight, descQueued,
 		descFirst, descLast, descApplied, descDelivered, descPeerLag, descPeerDrops, descPeerConn,
-		descPeerBytes, descInboundDrp, descStorage, descDedup, descLeaderChg} {
+		descPeerBytes, descInboundDrp, descStorage, descDedup, descLeaderChg, descRebuilding} {
 		ch <- d
 	}
 }
@@ -106,6 +107,7 @@ func (s *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descDelivered, float64(st.LastDelivered))
 	gauge(descDedup, float64(st.DedupClients))
 	counter(descLeaderChg, s.r.node.Metrics().LeaderChanges)
+	gauge(descRebuilding, b2f(st.Rebuilding))
 	if isLeader == 1 {
 		for _, p := range st.Peers {
 			if p.ID != st.ID {

@@ -150,6 +150,8 @@ func TestMetricsAfterAppends(t *testing.T) {
 	check("paxlog_last_index", atLeast(20), `node="`+leaderOf(ss)+`"`)
 	check("paxlog_peer_connected", atLeast(2)) // the leader's links at least
 	check("paxlog_tail_consumers", eq(1))
+	check("paxlog_rebuilding", perNode)
+	check("paxlog_rebuilding", eq(0), `node="`+leaderOf(ss)+`"`)         // a leader votes, so it has left rebuilding
 	check("paxlog_dedup_clients", atLeast(1), `node="`+leaderOf(ss)+`"`) // the append command's client id
 	check("go_goroutines", atLeast(1))
 }

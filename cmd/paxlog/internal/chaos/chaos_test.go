@@ -126,6 +126,9 @@ func TestChaos(t *testing.T) {
 			t.Errorf("%s injected %d times, want at least %d (did not take effect: %d)", f, got, min, rep.Missed[f.String()])
 		}
 	}
+	if fsyncs := rep.Counts["disk-error/fsync-eio"] + rep.Counts["disk-error/fsync-enospc"]; want[DiskError] >= 5 && fsyncs < 3 {
+		t.Errorf("%d injected fsync errors, want at least 3", fsyncs)
+	}
 	if n := rep.Counts["disk-error/kept-running"]; n > 0 {
 		t.Errorf("%d replicas kept running after a fatal disk error (fail-stop must exit)", n)
 	}

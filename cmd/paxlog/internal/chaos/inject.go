@@ -154,8 +154,11 @@ func (r *runner) crashPoints(ctx context.Context, victims []int, f Fault) (strin
 // until it reports the fail-stop (or exits).
 func (r *runner) diskError(ctx context.Context) (string, error) {
 	id := r.rng.IntN(r.cl.N()) + 1
-	kinds := []string{"fsync-eio", "fsync-enospc", "write-eio", "write-enospc"}
-	spec := fmt.Sprintf("%s@%d", kinds[r.rng.IntN(len(kinds))], 2+r.rng.IntN(20))
+	// Two fsync errors for every write error, in a fixed cycle, so that any
+	// run of five disk errors holds at least three fsync errors.
+	kinds := []string{"fsync-eio", "fsync-enospc", "write-eio", "fsync-eio", "fsync-enospc", "write-enospc"}
+	spec := fmt.Sprintf("%s@%d", kinds[r.diskErrors%len(kinds)], 2+r.rng.IntN(20))
+	r.diskErrors++
 	r.cl.Kill(id)
 	off := fileSize(r.cl.Node(id).Log)
 	if err := r.cl.Start(id, spec); err != nil {

@@ -41,7 +41,7 @@ type Plan map[Fault]int
 
 // CIPlan is the acceptance mix of issue 8.
 func CIPlan() Plan {
-	return Plan{KillMinority: 30, KillAll: 5, Partition: 10, Pause: 5, CrashUnsynced: 5, Wipe: 3, DiskError: 3, PowerFail: 3,
+	return Plan{KillMinority: 30, KillAll: 5, Partition: 10, Pause: 5, CrashUnsynced: 5, Wipe: 3, DiskError: 5, PowerFail: 3,
 		WipeQuorum: 3}
 }
 

@@ -73,16 +73,17 @@ func (r *Report) RecoveryStats() (p50, p99, maxd time.Duration) {
 
 // runner holds the state of one run.
 type runner struct {
-	cfg   RunConfig
-	rng   *rand.Rand
-	cl    *Cluster
-	hist  *History
-	wl    *Workload
-	probe *replog.Client
-	lane  int
-	rep   *Report
-	seq   int // probe value counter
-	done  bool
+	cfg        RunConfig
+	rng        *rand.Rand
+	cl         *Cluster
+	hist       *History
+	wl         *Workload
+	probe      *replog.Client
+	lane       int
+	rep        *Report
+	seq        int // probe value counter
+	diskErrors int // disk errors injected so far (picks the next kind)
+	done       bool
 }
 
 // Run starts a cluster under cfg.Cluster.Dir, drives the workload through

@@ -207,27 +207,13 @@ func (n *memNode) welcome(conn net.Conn, h *codec.MsgpackHandle, refusal error) 
 }
 
 // Send implements Transport.
-func (n *memNode) Send(m paxos.Message) {
-	p, ok := n.peers[m.To]
-	if !ok {
-		n.ctr.unknownPeer.Add(1)
-		return
-	}
-	p.enqueue(m, n.ctx.Done())
-}
+func (n *memNode) Send(m paxos.Message) { sendToPeer(n.peers, &n.ctr, m, n.ctx.Done()) }
 
 // Messages implements Transport.
 func (n *memNode) Messages() <-chan paxos.Message { return n.inbox }
 
 // Stats implements Transport.
-func (n *memNode) Stats() Stats {
-	st := Stats{Peers: make(map[paxos.NodeID]PeerStats, len(n.peers))}
-	for id, p := range n.peers {
-		st.Peers[id] = p.ctr.snapshot()
-	}
-	n.ctr.fill(&st)
-	return st
-}
+func (n *memNode) Stats() Stats { return statsOf(n.peers, &n.ctr) }
 
 // Close implements Transport: the node leaves the network.
 func (n *memNode) Close() error {

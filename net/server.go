@@ -89,27 +89,13 @@ func Listen(cfg Config, clients ClientHandler) (*Server, error) {
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Send implements Transport: it never blocks.
-func (s *Server) Send(m paxos.Message) {
-	p, ok := s.peers[m.To]
-	if !ok {
-		s.ctr.unknownPeer.Add(1)
-		return
-	}
-	p.enqueue(m, s.ctx.Done())
-}
+func (s *Server) Send(m paxos.Message) { sendToPeer(s.peers, &s.ctr, m, s.ctx.Done()) }
 
 // Messages implements Transport.
 func (s *Server) Messages() <-chan paxos.Message { return s.inbox }
 
 // Stats implements Transport.
-func (s *Server) Stats() Stats {
-	st := Stats{Peers: make(map[paxos.NodeID]PeerStats, len(s.peers))}
-	for id, p := range s.peers {
-		st.Peers[id] = p.ctr.snapshot()
-	}
-	s.ctr.fill(&st)
-	return st
-}
+func (s *Server) Stats() Stats { return statsOf(s.peers, &s.ctr) }
 
 // Close implements Transport: it closes the listener and every connection,
 // stops every goroutine, waits for them, then closes Messages().

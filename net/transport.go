@@ -86,3 +86,24 @@ func (c *counters) fill(s *Stats) {
 	s.MalformedFrames = c.malformed.Load()
 	s.ClientConns = c.clientConns.Load()
 }
+
+// sendToPeer queues m for its peer without blocking (the TCP and in-memory
+// transports share it); a message to an unknown peer is a counted drop.
+func sendToPeer(peers map[paxos.NodeID]*peer, ctr *counters, m paxos.Message, done <-chan struct{}) {
+	p, ok := peers[m.To]
+	if !ok {
+		ctr.unknownPeer.Add(1)
+		return
+	}
+	p.enqueue(m, done)
+}
+
+// statsOf snapshots a transport's per-peer and global counters.
+func statsOf(peers map[paxos.NodeID]*peer, ctr *counters) Stats {
+	st := Stats{Peers: make(map[paxos.NodeID]PeerStats, len(peers))}
+	for id, p := range peers {
+		st.Peers[id] = p.ctr.snapshot()
+	}
+	ctr.fill(&st)
+	return st
+}

@@ -160,24 +160,42 @@ func (s *Store) Persist(recs []paxos.Record) error {
 	if err := validateRecords(recs); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.usable(); err != nil {
+	s.jmu.Lock()
+	defer s.jmu.Unlock()
+	b, err := s.writeBatch(recs)
+	if err != nil {
 		return err
 	}
-	// One batch record (one tidwall entry, one CRC) per call: WAL index =
-	// batch sequence. The encoding is a fresh buffer: after the fsync the
-	// acceptor keeps the entries' data inside it (tidwall copied it).
-	b := encodeBatch(nil, s.journal.last+1, recs)
-	s.journal.add(b)
-	if err := s.journal.write(); err != nil {
-		return s.fail("journal write", err)
-	}
+	// The fsync runs under jmu alone: chosen-log appends, syncs and trims
+	// (mu) proceed while the journal is being made durable.
 	if err := s.journal.sync(); err != nil {
 		return s.fail("journal fsync", err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return err // poisoned by another writer meanwhile: stop anyway
+	}
 	s.acc.acceptBatch(b, s.view.Load().last)
 	return s.maybeCompact()
+}
+
+// writeBatch encodes recs as one batch record (one tidwall entry, one CRC:
+// WAL index = batch sequence) and writes it, under mu. The encoding is a
+// fresh buffer: after the fsync the acceptor keeps the entries' data
+// inside it (tidwall copied it).
+func (s *Store) writeBatch(recs []paxos.Record) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	b := encodeBatch(nil, s.journal.last+1, recs)
+	s.journal.add(b)
+	if err := s.journal.write(); err != nil {
+		return nil, s.fail("journal write", err)
+	}
+	return b, nil
 }
 
 func validateRecords(recs []paxos.Record) error {

@@ -16,7 +16,11 @@ import (
 //
 // Concurrency: every method is safe for concurrent use. Writers (Persist,
 // AppendChosen, TrimChosen, ResetChosen, SetCheckpoint, Sync, Close) are
-// serialized by one mutex held across their fsync. Readers (Entries,
+// serialized by one mutex (mu) held across their fsync, with one
+// exception: Persist holds mu while it writes its batch and after the
+// fsync, but runs the journal fsync itself under jmu alone (one Persist at
+// a time), so a chosen-log append never waits for a journal fsync. The
+// lock order is jmu, then mu. Readers (Entries,
 // Entry, FirstIndex, LastIndex, Checkpoint) never take it: they load an
 // immutable view published with an atomic pointer, are served from the
 // cache of recent chosen entries, and read older entries from tidwall/wal
@@ -27,7 +31,8 @@ type Store struct {
 	fsys FS
 	log  hclog.Logger
 
-	mu      sync.Mutex // writers
+	jmu     sync.Mutex // Persist (and Close): held across the journal fsync
+	mu      sync.Mutex // writers; never held across the journal fsync of Persist
 	journal *wlog
 	chosen  *wlog
 	meta    chosenMeta
@@ -178,6 +183,8 @@ func (s *Store) Sync() error {
 // ErrClosed. Closing a poisoned store releases it without any fsync and
 // returns the poison error.
 func (s *Store) Close() error {
+	s.jmu.Lock()
+	defer s.jmu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {

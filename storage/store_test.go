@@ -222,8 +222,10 @@ func TestJournalCompaction(t *testing.T) {
 	}
 }
 
-// TestReadersNeverWaitForFsync: while a Persist is stuck in fsync, readers
-// of the chosen log are served.
+// TestReadersNeverWaitForFsync: while a Persist is stuck in its journal
+// fsync, readers of the chosen log are served and a chosen-log append
+// (even of the slot being accepted) completes; the accept that lands after
+// it does not reappear as live acceptor state.
 func TestReadersNeverWaitForFsync(t *testing.T) {
 	fsys := newFaultFS()
 	o := testOpts(t.TempDir())
@@ -257,6 +259,21 @@ func TestReadersNeverWaitForFsync(t *testing.T) {
 	if s.FirstIndex() != 1 || s.LastIndex() != 50 {
 		t.Fatal("bad bounds during fsync")
 	}
+	appended := make(chan error, 1)
+	go func() { appended <- s.AppendChosen([]paxos.Entry{chosenEntry(1, 51)}) }()
+	select {
+	case err := <-appended:
+		if err != nil {
+			t.Fatalf("append chosen during the journal fsync: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		close(block) // let both finish so the store closes
+		<-appended
+		t.Fatal("a chosen-log append waited for a journal fsync")
+	}
+	if s.LastIndex() != 51 {
+		t.Fatalf("last %d after appending 51 during the fsync", s.LastIndex())
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("persist returned before its fsync was released: %v", err)
@@ -273,6 +290,9 @@ func TestReadersNeverWaitForFsync(t *testing.T) {
 		}
 	case <-deadline:
 		t.Fatal("persist did not finish")
+	}
+	if hs := s.HardState(); hs.Chosen != 51 || len(hs.Accepted) != 0 {
+		t.Fatalf("hard state %+v: want chosen 51 and nothing accepted above it", hs)
 	}
 }
 

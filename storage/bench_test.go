@@ -210,3 +210,30 @@ func BenchmarkNoSyncFileWrite(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkTidwallSync is the ceiling of any store built on tidwall/wal:
+// one op writes the journal record of one Persist of batch=256 x size=256
+// (its exact encoded size) to tidwall/wal alone, as one entry, and lets
+// tidwall fsync it (NoSync false). No CRC, no records, no store. Compare
+// it with BenchmarkRawFile/batch=256/size=256 in the same run: the gap is
+// what tidwall's write path costs before paxlog adds anything.
+func BenchmarkTidwallSync(b *testing.B) {
+	b.Run("batch=256/size=256", func(b *testing.B) {
+		rec := encodeBatch(nil, 1, benchRecords(256, 256, true))
+		log, err := wal.Open(b.TempDir(), &wal.Options{SegmentSize: DefaultSegmentSize,
+			LogFormat: wal.Binary, SegmentCacheSize: 1, AllowEmpty: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer log.Close()
+		b.SetBytes(256 * 256)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := log.Write(uint64(i+1), rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(1, "fsyncs/op")
+	})
+}

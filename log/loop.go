@@ -20,10 +20,15 @@ type owner struct {
 	pendingCP *checkpoint      // fetched, waiting for the chosen log to reach it
 	cpCh      chan *checkpoint // fetched checkpoints
 
-	backlog []*proposal        // taken from the queue, not yet proposed
-	bySlot  map[uint64]waitRef // proposed entries by slot
-	byKey   map[key][]waitRef  // waiters by (client, seq); client 0 is never keyed
-	retry   bool               // the last Propose met back-pressure
+	backlog  []*proposal        // taken from the queue, not yet proposed
+	bySlot   map[uint64]waitRef // proposed entries by slot
+	byKey    map[key][]waitRef  // waiters by (client, seq); client 0 is never keyed
+	retry    bool               // the last Propose met back-pressure
+	lingered bool               // the last propose waited for the job in flight
+
+	pipe    *persister // writes jobs of Readys (persister.go)
+	flying  *job       // with the persister, not yet finished
+	pending *job       // Readys taken since, waiting for flying
 }
 
 // waitRef is one waiter: entry i of proposal p, proposed at slot (0 when it
@@ -54,6 +59,7 @@ const slowPersist = 100 * time.Millisecond
 
 func (o *owner) run() {
 	defer close(o.n.done)
+	o.pipe = newPersister(o.n)
 	ticker := time.NewTicker(o.n.cfg.TickInterval)
 	defer ticker.Stop()
 	msgs := o.n.trans.Messages()
@@ -73,11 +79,16 @@ func (o *owner) run() {
 				msgs = nil
 				continue
 			}
-			size := o.step(m)
-			for i := 1; i < maxStepBatch && size < maxReadyBytes && len(msgs) > 0; i++ {
-				size += o.step(<-msgs)
-			}
+			o.stepMore(msgs, o.step(m))
 		case <-o.n.queue.signal:
+			// Acknowledgements that arrived with the appends are stepped
+			// first, so their commits are not held behind the next fsync.
+			o.stepMore(msgs, 0)
+		case j := <-o.pipe.done:
+			if err := o.finish(j); err != nil {
+				o.shutdown(err)
+				return
+			}
 		case f := <-o.n.ctrl:
 			f(o)
 		case cp := <-o.cpCh:
@@ -96,6 +107,14 @@ func (o *owner) run() {
 	}
 }
 
+// stepMore steps the messages already waiting in msgs (nil: none), up to
+// maxStepBatch messages or maxReadyBytes of entries counting size.
+func (o *owner) stepMore(msgs <-chan paxos.Message, size int) {
+	for i := 1; i < maxStepBatch && size < maxReadyBytes && len(msgs) > 0; i++ {
+		size += o.step(<-msgs)
+	}
+}
+
 // step hands m to the core and returns its entry bytes.
 func (o *owner) step(m paxos.Message) int {
 	if err := o.core.Step(m); err != nil {
@@ -108,67 +127,35 @@ func (o *owner) step(m paxos.Message) int {
 	return size
 }
 
-// work proposes what is queued and handles every Ready. Appends that
-// arrive during an fsync are proposed by the next iteration, many per
-// Propose (group commit), while the previous batch is still being
-// accepted (pipelining). Between iterations the loop steps inbound
-// messages, so acknowledgements are never starved by a stream of appends.
+// work takes what the stepped messages produced (a leader commits the
+// entries just acknowledged and answers their clients), proposes what is
+// queued, takes that, and hands the pending job to the persister if it is
+// idle (persister.go). Appends that arrive while a job is being written
+// are proposed by a later iteration, many per Propose (group commit),
+// while earlier batches are still being accepted. Between iterations the
+// loop steps inbound messages, so acknowledgements are never starved by a
+// stream of appends.
 func (o *owner) work() error {
-	o.propose()
-	for o.core.HasReady() {
-		if err := o.handleReady(o.core.Ready()); err != nil {
-			return err
-		}
-	}
-	if len(o.backlog) > 0 && !o.retry {
-		o.n.queue.poke() // more than one Ready's worth was queued
-	}
-	return nil
-}
-
-// handleReady performs one Ready in the order the paxos contract requires.
-func (o *owner) handleReady(rd paxos.Ready) error {
-	o.setSoft(rd.SoftState)
-	// Eager messages report no acceptor state: they leave now, so a
-	// leader's fsync runs concurrently with its followers'.
-	for _, m := range rd.Eager {
-		o.n.trans.Send(m)
-	}
-	// THE DURABILITY RULE: every record of rd.Persist is fsynced (one fsync
-	// for the whole Ready) BEFORE any of rd.Messages (promises, accepted,
-	// nacks) leaves this process. A failed Persist stops the node for good:
-	// it is never retried and nothing of this Ready is sent.
-	if len(rd.Persist) > 0 {
-		start := time.Now()
-		err := o.n.store.Persist(rd.Persist)
-		d := time.Since(start)
-		o.n.counters.persists.Add(1)
-		o.n.counters.persistRecords.Add(uint64(len(rd.Persist)))
-		o.n.counters.persistNanos.Add(uint64(d))
-		if d > slowPersist {
-			o.n.log.Warn("slow persist", "records", len(rd.Persist), "duration", d)
-		}
-		if err != nil {
-			return fmt.Errorf("replog: node %d persist %d records: %w", o.n.cfg.ID, len(rd.Persist), err)
-		}
-	}
-	for _, m := range rd.Messages {
-		o.n.trans.Send(m)
-	}
-	if rd.ResetTo != 0 {
-		if err := o.reset(rd.ResetTo); err != nil {
-			return err
-		}
-	}
-	if err := o.commit(rd.Committed); err != nil {
+	if err := o.takeAll(); err != nil {
 		return err
 	}
-	if rd.Rebuilt {
-		if err := o.markRebuilt(); err != nil {
+	o.propose()
+	if err := o.takeAll(); err != nil {
+		return err
+	}
+	if len(o.backlog) > 0 && !o.retry && !o.lingered {
+		o.n.queue.poke() // more than one Ready's worth was queued
+	}
+	return o.submit()
+}
+
+// takeAll takes every Ready the core has.
+func (o *owner) takeAll() error {
+	for o.core.HasReady() {
+		if err := o.take(o.core.Ready()); err != nil {
 			return err
 		}
 	}
-	o.core.Advance(rd)
 	return nil
 }
 
@@ -258,6 +245,7 @@ func (o *owner) shutdown(fatal error) {
 		p.failAll(cause)
 		o.n.queue.release(len(p.data))
 	}
+	o.pipe.stop() // the job in flight is written (or fails) before anything closes
 	o.failProposed(cause)
 	o.n.trans.Close()
 	if fatal == nil && !o.n.crash.Load() {

@@ -11,6 +11,9 @@ import (
 // call as MaxBatchEntries/MaxBatchBytes allow, so concurrent appends share
 // one Accept message and one fsync on every replica.
 func (o *owner) propose() {
+	if o.lingered = o.lingering(); o.lingered {
+		return
+	}
 	o.backlog = append(o.backlog, o.n.queue.drain()...)
 	if len(o.backlog) == 0 {
 		return
@@ -52,6 +55,18 @@ func (o *owner) propose() {
 		o.n.queue.release(o.release(taken))
 	}
 	o.retry = false
+}
+
+// lingerEntries is how many queued entries make a leader propose while a
+// job is being written (see lingering).
+const lingerEntries = 64
+
+// lingering says a leader should let appends gather into one Propose: while
+// a job is being written to disk, queued entries wait for it to finish
+// (at most one fsync, when the loop proposes again) unless lingerEntries
+// of them are queued. An idle leader proposes at once.
+func (o *owner) lingering() bool {
+	return o.leader && o.flying != nil && o.n.queue.queued() < lingerEntries
 }
 
 // nextBatch picks the first proposals of the backlog that fit one Propose

@@ -47,12 +47,14 @@
 // end"; parts may arrive in any order). Commit is the acceptor's durable
 // chosen index; when it covers slots the candidate lacks, the acceptor sends
 // those chosen entries along (Chosen) and the candidate does not lead until
-// it has learned them. With a majority of promises (its own counted at
-// Advance) the new leader re-proposes, at its own ballot, the highest-ballot
-// entry reported for each slot, fills every hole below the highest reported
-// slot with a no-op, and only then accepts new values. So every slot from the
-// leader's start slot on is proposed at the leader's ballot, and every slot
-// below it the leader already knew chosen.
+// it has learned them. With a majority of promises that includes its own
+// (counted at Advance, so its promise is durable before any Accept at its
+// ballot leaves, even from a pipelining driver) the new leader re-proposes,
+// at its own ballot, the highest-ballot entry reported for each slot, fills
+// every hole below the highest reported slot with a no-op, and only then
+// accepts new values. So every slot from the leader's start slot on is
+// proposed at the leader's ballot, and every slot below it the leader
+// already knew chosen.
 //
 // Phase 2:
 //

@@ -148,9 +148,16 @@ func (n *Node) onPromise(m *Message, idx int) {
 // every slot a promiser reported durably chosen: such a promiser no longer
 // reports its accepts there, so the leader must learn those slots first
 // (the promiser sent them along with its promise; otherwise catch up).
+//
+// The majority must include this node's own promise, counted only once it
+// is durable (at Advance). A pipelining driver sends a later Ready's Eager
+// (the Accepts at this ballot) before an earlier Ready's Persist (the
+// promise of this ballot) is durable; a crash in between would restart the
+// node below this ballot, and it would use the same ballot again for other
+// values.
 func (n *Node) checkPhase1() {
 	p := n.p1
-	if p.count < n.quorum {
+	if p.count < n.quorum || !p.done[n.selfIdx] {
 		return
 	}
 	if n.chosen < p.maxCommit {

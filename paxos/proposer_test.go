@@ -140,6 +140,35 @@ func TestProposerSelfVoteAtAdvance(t *testing.T) {
 	}
 }
 
+// A pipelining driver may step promises in while the Ready holding the
+// candidate's own promise is still being persisted. A majority of peers'
+// promises must not make it leader then: its Accepts (Eager) would leave
+// before its promise is durable, and a crash would let it reuse the ballot
+// for other values (simulator seed 21590, depth 3).
+func TestProposerLeadsOnlyAfterOwnPromiseDurable(t *testing.T) {
+	n := roleNode(t, 1, 3, HardState{})
+	n.Campaign()
+	rd := n.Ready() // holds the own promise; not durable yet
+	bal := n.Status().SoftState.Ballot
+	for _, from := range []NodeID{2, 3} {
+		if err := n.Step(Message{Type: MsgPromise, From: from, To: 1, Ballot: bal, Slot: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := n.Propose([][]byte{[]byte("a")}); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("Propose before the own promise is durable: %v, want ErrNotLeader", err)
+	}
+	rd2 := n.Ready()
+	if n.Status().SoftState.Role == Leader || len(only(rd2.Eager, MsgAccept)) > 0 {
+		t.Fatalf("leads before its own promise is durable: %+v, eager %v", n.Status(), rd2.Eager)
+	}
+	n.Advance(rd)
+	n.Advance(rd2)
+	if n.Status().SoftState.Role != Leader {
+		t.Fatalf("not leader once its own promise is durable: %+v", n.Status())
+	}
+}
+
 func TestProposerBackpressure(t *testing.T) {
 	n := roleNode(t, 1, 3, HardState{}, func(c *Config) { c.MaxInflightSlots = 4; c.MaxInflightBytes = 1 << 20 })
 	electWith(t, n, nil)

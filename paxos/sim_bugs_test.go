@@ -1,6 +1,7 @@
 package paxos
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,10 +10,19 @@ import (
 // simPlantedBug is one deliberately broken protocol rule and the fault mix
 // that exposes it fast.
 type simPlantedBug struct {
-	name     string
-	bugs     plantedBugs
-	tune     func(*simProfile)
-	checkers []string // checkers allowed to report it
+	name   string
+	bugs   plantedBugs
+	driver simDriverBugs // bugs of the simulator's driver, not the node
+	// pipelinedOnly: the bug exists only when the driver pipelines Readys,
+	// so it is searched for at simBugDepth only, and the seed that finds
+	// it must run clean unpipelined (depth 1).
+	pipelinedOnly bool
+	// drawnOnly: searched at the depths drawn from the seeds only, not
+	// again at simBugDepth (the slowest searches, kept out to hold the CI
+	// time; their drawn-depth search also runs pipelined seeds).
+	drawnOnly bool
+	tune      func(*simProfile)
+	checkers  []string // checkers allowed to report it
 	// hole: a liveness violation counts only when diagnosed as an unfilled
 	// hole; other liveness failures are not this bug and the search goes on.
 	hole     bool
@@ -84,9 +94,10 @@ var simPlantedBugs = []simPlantedBug{
 	},
 	{
 		name: "lowestBallotWins", bugs: plantedBugs{lowestBallotWins: true},
-		tune:     phase1Crashes,
-		checkers: []string{checkAgreement, checkPrefix, checkDurability},
-		maxSeeds: 200,
+		tune:      phase1Crashes,
+		drawnOnly: true,
+		checkers:  []string{checkAgreement, checkPrefix, checkDurability},
+		maxSeeds:  200,
 	},
 	{
 		name: "commitIndexAlone", bugs: plantedBugs{commitIndexAlone: true},
@@ -99,10 +110,11 @@ var simPlantedBugs = []simPlantedBug{
 		// between phase 1 and phase 2 forgets the promise and lets a
 		// lower ballot choose a second value.
 		name: "noPersistPromise-consequence", bugs: plantedBugs{noPersistPromise: true},
-		tune:     promiseCrashes,
-		mute:     []string{checkMonotonicity},
-		checkers: []string{checkAgreement, checkPrefix, checkDurability},
-		maxSeeds: 400,
+		tune:      promiseCrashes,
+		drawnOnly: true,
+		mute:      []string{checkMonotonicity},
+		checkers:  []string{checkAgreement, checkPrefix, checkDurability},
+		maxSeeds:  400,
 	},
 	{
 		name: "sendBeforePersist", bugs: plantedBugs{sendBeforePersist: true},
@@ -127,6 +139,17 @@ var simPlantedBugs = []simPlantedBug{
 		maxSeeds: 200,
 	},
 	{
+		// Pipelining with the FIFO rule broken: each Ready is persisted
+		// and sent on its own, so a Ready's Promise or Accepted may leave
+		// while an earlier Ready's records (an accept it reports, the
+		// promise it raised) are not yet durable.
+		name: "unorderedPipeline", driver: simDriverBugs{unordered: true},
+		pipelinedOnly: true,
+		tune:          stormy,
+		checkers:      []string{checkMonotonicity, checkAgreement, checkPrefix, checkDurability},
+		maxSeeds:      20,
+	},
+	{
 		// A wiped replica restarts as if its empty store were the truth
 		// and votes at once (monotonicity is blind to it: the checker
 		// forgets a wiped node's claims, as the node does).
@@ -137,47 +160,78 @@ var simPlantedBugs = []simPlantedBug{
 	},
 }
 
+// simBugDepth is the pipeline depth at which every planted bug is searched
+// for a second time (subtest name-D3), to show the checkers still see it
+// when the driver pipelines Readys.
+const simBugDepth = 3
+
 // TestSimulatorFindsPlantedBugs proves each checker can fail: with one
 // protocol bug planted, the simulator must report a violation within a
-// bounded number of seeds, from a checker that can see that bug.
+// bounded number of seeds, from a checker that can see that bug. Each bug
+// is searched at the depths drawn from the seeds and, unless drawnOnly, at
+// simBugDepth.
 func TestSimulatorFindsPlantedBugs(t *testing.T) {
 	for _, bug := range simPlantedBugs {
-		t.Run(bug.name, func(t *testing.T) {
-			t.Parallel()
-			params := func(seed uint64) simParams {
-				p := simParamsFor(seed, *simNodes)
-				p.Bugs, p.Tune, p.Mute = bug.bugs, bug.tune, bug.mute
-				return p
+		for _, depth := range []int{0, simBugDepth} {
+			if depth == 0 && bug.pipelinedOnly || depth != 0 && bug.drawnOnly {
+				continue
 			}
-			start, count := uint64(1), bug.maxSeeds
-			if *simSeed != 0 {
-				start, count = *simSeed, 1
+			name := bug.name
+			if depth != 0 {
+				name = fmt.Sprintf("%s-D%d", bug.name, depth)
 			}
-			for seed := start; seed < start+uint64(count); seed++ {
-				p := params(seed)
-				if *simTrace {
-					p.Trace = func(s string) { t.Log(s) }
-				}
-				r := runSim(p)
-				if r.Violation == nil {
-					continue
-				}
-				replay := replayCommand(p, "TestSimulatorFindsPlantedBugs/"+bug.name+"$")
-				if r.Violation.Checker == checkLiveness &&
-					(!slices.Contains(bug.checkers, checkLiveness) || bug.hole && !strings.Contains(r.Violation.Detail, "hole:")) {
-					// A liveness failure this planted bug does not explain (the
-					// core's own, reported by TestSimulator): keep searching.
-					t.Logf("seed %d: ignoring %v", seed, r.Violation.Checker)
-					continue
-				}
-				if !slices.Contains(bug.checkers, r.Violation.Checker) {
-					t.Fatalf("seed %d: %v: want one of %v\nreplay: %s", seed, r.Violation, bug.checkers, replay)
-				}
-				t.Logf("found by the %s checker at seed %d (%d seeds run, %d nodes): %v\nreplay: %s",
-					r.Violation.Checker, seed, seed-start+1, p.Nodes, r.Violation, replay)
-				return
-			}
-			t.Fatalf("no violation in %d seeds from %d with %s planted", count, start, bug.name)
-		})
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				findPlantedBug(t, bug, name, depth)
+			})
+		}
 	}
+}
+
+// findPlantedBug searches seeds for bug at the given pipeline depth (0:
+// drawn from each seed).
+func findPlantedBug(t *testing.T, bug simPlantedBug, name string, depth int) {
+	params := func(seed uint64) simParams {
+		p := simParamsFor(seed, *simNodes)
+		p.Bugs, p.Driver, p.Tune, p.Mute = bug.bugs, bug.driver, bug.tune, bug.mute
+		if depth != 0 {
+			p.Depth = depth
+		}
+		return p
+	}
+	start, count := uint64(1), bug.maxSeeds
+	if *simSeed != 0 {
+		start, count = *simSeed, 1
+	}
+	for seed := start; seed < start+uint64(count); seed++ {
+		p := params(seed)
+		if *simTrace {
+			p.Trace = func(s string) { t.Log(s) }
+		}
+		r := runSim(p)
+		if r.Violation == nil {
+			continue
+		}
+		replay := replayCommand(p, "TestSimulatorFindsPlantedBugs/"+name+"$")
+		if r.Violation.Checker == checkLiveness &&
+			(!slices.Contains(bug.checkers, checkLiveness) || bug.hole && !strings.Contains(r.Violation.Detail, "hole:")) {
+			// A liveness failure this planted bug does not explain (the
+			// core's own, reported by TestSimulator): keep searching.
+			t.Logf("seed %d: ignoring %v", seed, r.Violation.Checker)
+			continue
+		}
+		if !slices.Contains(bug.checkers, r.Violation.Checker) {
+			t.Fatalf("seed %d: %v: want one of %v\nreplay: %s", seed, r.Violation, bug.checkers, replay)
+		}
+		t.Logf("found by the %s checker at seed %d (%d seeds run, %d nodes, depth %d): %v\nreplay: %s",
+			r.Violation.Checker, seed, seed-start+1, p.Nodes, p.Depth, r.Violation, replay)
+		if bug.pipelinedOnly {
+			p.Depth, p.Trace = 1, nil
+			if r := runSim(p); r.Violation != nil {
+				t.Fatalf("seed %d at depth 1: %v: the bug should need pipelining", seed, r.Violation)
+			}
+		}
+		return
+	}
+	t.Fatalf("no violation in %d seeds from %d with %s planted", count, start, name)
 }

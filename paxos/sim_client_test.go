@@ -93,13 +93,16 @@ func (w *simWorld) propose(c *simClient) {
 		due = due[:simMaxBatch]
 	}
 	n := w.nodeByID(c.target)
-	if !n.up() || n.busy() {
+	if !n.up() || !n.open() {
 		c.target = w.ids[w.rng.IntN(len(w.ids))]
 		return
 	}
 	batch := make([][]byte, len(due))
 	for i, op := range due {
 		batch[i] = fmt.Appendf(nil, "%s.a%d", op.key, op.attempt+1)
+	}
+	if n.busy() {
+		w.piped.Proposes++
 	}
 	first, err := n.node.Propose(batch)
 	var nl *NotLeaderError

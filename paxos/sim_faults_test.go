@@ -78,20 +78,20 @@ func (w *simWorld) wipeSome() {
 
 // checkRebuildingSilent: a node that has not reported Rebuilt never votes
 // (no Promise, no Accepted) and persists no accept.
-func (w *simWorld) checkRebuildingSilent(n *simNode) {
+func (w *simWorld) checkRebuildingSilent(n *simNode, rd *Ready) {
 	if !n.rebuilding {
 		return
 	}
-	if n.rd.Rebuilt {
+	if rd.Rebuilt {
 		n.rebuilding = false
 		return
 	}
-	for _, m := range n.rd.Messages {
+	for _, m := range rd.Messages {
 		if m.Type == MsgPromise || m.Type == MsgAccepted {
 			w.check.fail(checkRebuild, "node %d voted while rebuilding: %s", n.id, simMsgString(&m))
 		}
 	}
-	for _, r := range n.rd.Persist {
+	for _, r := range rd.Persist {
 		if r.Kind == RecordAccept {
 			w.check.fail(checkRebuild, "node %d persisted an accept at %s while rebuilding", n.id, r.Ballot)
 		}

@@ -11,10 +11,13 @@
 //
 // The driver obeys the Ready contract one stage at a time (take the Ready
 // and send Eager; persist; send Messages; append Committed; Advance) and a
-// crash may fall between any two stages, losing the Ready in flight and
+// crash may fall between any two stages, losing the Readys in flight and
 // everything the node did not persist. Restart is NewNode(cfg, what was
-// persisted). The driver never calls Step, Tick or Propose on a node while
-// its Ready is in flight, like the single goroutine of the real driver.
+// persisted). Each run has a pipeline depth D drawn from its seed
+// (sim_pipeline_test.go): with D = 1 the driver never calls Step, Tick or
+// Propose on a node while its Ready is in flight; with D > 1 it may take up
+// to D Readys before advancing the first, handles them in FIFO order, and
+// steps, ticks and proposes to the node meanwhile.
 //
 // The checkers (sim_check_test.go) run at every step that can break them:
 // each persisted accept updates a global history from which a value is
@@ -31,7 +34,7 @@
 //
 // Run one seed, a range, or for a while:
 //
-//	go test ./paxos -run 'TestSimulator$' -sim.seed=12345 -sim.nodes=3 -sim.trace -v
+//	go test ./paxos -run 'TestSimulator$' -sim.seed=12345 -sim.nodes=3 -sim.depth=2 -sim.trace -v
 //	go test ./paxos -run 'TestSimulator$' -sim.start=1 -sim.seeds=100000 -timeout 60m
 //	go test ./paxos -run 'TestSimulator$' -sim.duration=10m -timeout 20m
 
@@ -59,6 +62,7 @@ var (
 	simTicks    = flag.Int("sim.ticks", simDefaultFaultTicks, "ticks of faults per seed before the liveness phase")
 	simTrace    = flag.Bool("sim.trace", false, "log every event of the run (use with -sim.seed)")
 	simFailures = flag.Int("sim.failures", 1, "keep running until this many seeds failed, and list them")
+	simDepth    = flag.Int("sim.depth", 0, "driver pipeline depth, Readys in flight per node (0: drawn from the seed, 1..4)")
 )
 
 const (
@@ -95,12 +99,22 @@ func simParamsFor(seed uint64, nodes int) simParams {
 		FaultTicks:    *simTicks,
 		LivenessBound: simLivenessBound,
 		Clients:       simClients,
+		Depth:         simDepthFor(seed, *simDepth),
 	}
+}
+
+// simDepthFor is the pipeline depth for seed when -sim.depth is not set.
+func simDepthFor(seed uint64, depth int) int {
+	if depth != 0 {
+		return depth
+	}
+	d, _ := simPipelineFor(seed)
+	return d
 }
 
 // replayCommand is the one line that replays a run exactly.
 func replayCommand(p simParams, run string) string {
-	cmd := fmt.Sprintf("go test ./paxos -run '%s' -sim.seed=%d -sim.nodes=%d", run, p.Seed, p.Nodes)
+	cmd := fmt.Sprintf("go test ./paxos -run '%s' -sim.seed=%d -sim.nodes=%d -sim.depth=%d", run, p.Seed, p.Nodes, p.Depth)
 	if p.FaultTicks != simDefaultFaultTicks {
 		cmd += fmt.Sprintf(" -sim.ticks=%d", p.FaultTicks)
 	}
@@ -111,6 +125,8 @@ func replayCommand(p simParams, run string) string {
 type simStats struct {
 	seeds, steps, chosen, maxLive atomic.Int64
 	wipes, rebuilt                atomic.Int64
+	byDepth                       [5]atomic.Int64 // seeds run per pipeline depth (index 0: above 4)
+	piped                         [4]atomic.Int64 // simPiped summed: Taken, Steps, Ticks, Proposes
 	maxLiveSeed                   atomic.Uint64
 }
 
@@ -120,6 +136,15 @@ func (s *simStats) add(seed uint64, r simResult) {
 	s.chosen.Add(int64(r.Chosen))
 	s.wipes.Add(int64(r.Wipes))
 	s.rebuilt.Add(int64(r.Rebuilt))
+	s.piped[0].Add(int64(r.Piped.Taken))
+	s.piped[1].Add(int64(r.Piped.Steps))
+	s.piped[2].Add(int64(r.Piped.Ticks))
+	s.piped[3].Add(int64(r.Piped.Proposes))
+	if r.Depth >= 1 && r.Depth <= 4 {
+		s.byDepth[r.Depth].Add(1)
+	} else {
+		s.byDepth[0].Add(1)
+	}
 	for {
 		cur := s.maxLive.Load()
 		if int64(r.LivenessTicks) <= cur {
@@ -188,8 +213,8 @@ func TestSimulator(t *testing.T) {
 			p.Trace = func(s string) { t.Log(s) }
 		}
 		r := runSim(p)
-		t.Logf("seed %d nodes %d: %d ticks, %d steps, %d slots chosen, %d values proposed, liveness in %d ticks",
-			p.Seed, p.Nodes, r.Ticks, r.Steps, r.Chosen, r.Proposed, r.LivenessTicks)
+		t.Logf("seed %d nodes %d depth %d: %d ticks, %d steps, %d slots chosen, %d values proposed, liveness in %d ticks",
+			p.Seed, p.Nodes, r.Depth, r.Ticks, r.Steps, r.Chosen, r.Proposed, r.LivenessTicks)
 		if r.Violation != nil {
 			t.Fatalf("seed %d: %v\nreplay: %s", p.Seed, r.Violation, replayCommand(p, "TestSimulator$"))
 		}
@@ -209,8 +234,11 @@ func TestSimulator(t *testing.T) {
 		st.seeds.Load(), *simStart, el.Round(time.Millisecond), float64(st.seeds.Load())/el.Minutes(),
 		runtime.GOMAXPROCS(0), st.steps.Load(), st.chosen.Load(), st.wipes.Load(), st.rebuilt.Load(),
 		st.maxLive.Load(), st.maxLiveSeed.Load(), simLivenessBound)
+	t.Logf("seeds per pipeline depth: D=1 %d, D=2 %d, D=3 %d, D=4 %d, other %d; with Readys in flight: %d Readys taken, %d steps, %d ticks, %d proposes",
+		st.byDepth[1].Load(), st.byDepth[2].Load(), st.byDepth[3].Load(), st.byDepth[4].Load(), st.byDepth[0].Load(),
+		st.piped[0].Load(), st.piped[1].Load(), st.piped[2].Load(), st.piped[3].Load())
 	for _, f := range fails {
-		t.Errorf("seed %d (%d nodes): %v\nreplay: %s", f.p.Seed, f.p.Nodes, f.v, replayCommand(f.p, "TestSimulator$"))
+		t.Errorf("seed %d (%d nodes, depth %d): %v\nreplay: %s", f.p.Seed, f.p.Nodes, f.p.Depth, f.v, replayCommand(f.p, "TestSimulator$"))
 	}
 }
 

@@ -14,7 +14,13 @@ type simParams struct {
 	LivenessBound int // ticks the liveness phase may take at most
 	Clients       int
 	Bugs          plantedBugs
-	Mute          []string // checkers that do not report (to show the others catch a bug too)
+	// Depth bounds the Readys a node's driver has in flight (taken, not
+	// yet advanced); 0 draws it from Seed (simPipelineFor). Depth 1 is the
+	// unpipelined driver.
+	Depth int
+	// Driver plants bugs in the simulator's driver rather than the node.
+	Driver simDriverBugs
+	Mute   []string // checkers that do not report (to show the others catch a bug too)
 	// Tune, when set, adjusts the fault profile drawn from the seed.
 	Tune func(*simProfile)
 	// Trace, when set, receives every event of the run.
@@ -78,21 +84,41 @@ const (
 	stageCommitted // Committed appended to the chosen log
 )
 
+// simInflight is one Ready the driver took and has not yet advanced.
+type simInflight struct {
+	rd    Ready
+	stage int
+	seq   int // the node's Ready number in this incarnation, from 1
+}
+
 // simNode is one replica: its durable store survives crashes, the rest not.
 type simNode struct {
 	id          NodeID
 	store       *simStore
-	node        *Node // nil while crashed
-	rd          Ready
-	stage       int
+	node        *Node          // nil while crashed
+	q           []*simInflight // Readys in flight, oldest first; at most depth
+	depth       int            // pipeline depth of the run
+	taken       int            // Readys taken in this incarnation
 	incarnation uint64
+	// stalled: the disk holds back the head of q for the rest of this tick
+	// (depth > 1 only), so the node is stepped, ticked and proposed to with
+	// Readys in flight.
+	stalled bool
 	// rebuilding: the node runs with Config.Rebuilding and has not yet
 	// handed out a Ready that says Rebuilt; it must not vote.
 	rebuilding bool
 }
 
 func (n *simNode) up() bool   { return n.node != nil }
-func (n *simNode) busy() bool { return n.stage != stageIdle }
+func (n *simNode) busy() bool { return len(n.q) > 0 }
+
+// open reports whether the driver may Step, Tick or Propose on the node.
+// Unpipelined (depth 1) it may not while a Ready is in flight, like a
+// single-goroutine driver; pipelined it always may.
+func (n *simNode) open() bool { return n.depth > 1 || len(n.q) == 0 }
+
+// canTake reports whether the driver may take another Ready now.
+func (n *simNode) canTake() bool { return len(n.q) < n.depth && n.node.HasReady() }
 
 // simWorld is one seeded run.
 type simWorld struct {
@@ -108,14 +134,26 @@ type simWorld struct {
 	tick    int
 	step    int
 	faulty  bool // fault phase
-	wipes   int  // stores wiped
-	rebuilt int  // Readies that said Rebuilt
+	depth   int  // pipeline depth (simParams.Depth, resolved)
+	// stall is the probability that a node's disk holds back its oldest
+	// Ready for a tick (depth > 1 only); pipe draws stalls and, with
+	// Driver.unordered, which in-flight Ready moves.
+	stall   float64
+	pipe    *rand.Rand
+	wipes   int // stores wiped
+	rebuilt int // Readies that said Rebuilt
+	piped   simPiped
 }
 
 func newSimWorld(p simParams) *simWorld {
 	rng := rand.New(rand.NewPCG(p.Seed, 0x5eed5eed))
 	w := &simWorld{p: p, rng: rng, check: newSimChecker(p.Nodes), ops: make(map[string]*simOp), faulty: true}
 	w.prof = drawProfile(rng)
+	w.depth, w.stall = simPipelineFor(p.Seed)
+	if p.Depth != 0 {
+		w.depth = p.Depth
+	}
+	w.pipe = rand.New(rand.NewPCG(p.Seed, 0x70697065))
 	if p.Tune != nil {
 		p.Tune(&w.prof)
 	}
@@ -130,7 +168,7 @@ func newSimWorld(p simParams) *simWorld {
 		w.ids = append(w.ids, NodeID(i))
 	}
 	for _, id := range w.ids {
-		n := &simNode{id: id, store: w.newStore()}
+		n := &simNode{id: id, store: w.newStore(), depth: w.depth}
 		w.nodes = append(w.nodes, n)
 		w.restart(n)
 	}
@@ -183,17 +221,25 @@ func (w *simWorld) restart(n *simNode) {
 		w.check.fail(checkRestart, "node %d: NewNode(%+v): %v", n.id, hs, err)
 		return
 	}
-	n.node, n.stage, n.rd = node, stageIdle, Ready{}
+	n.node, n.q, n.taken, n.stalled = node, nil, 0, false
 	n.rebuilding = node.Status().Rebuilding
 	w.check.restartedStatus(n.id, node.Status())
 	w.tracef("restart %d promised=%s chosen=%d accepted=%d rebuilding=%v", n.id, hs.Promised, hs.Chosen,
 		len(hs.Accepted), n.rebuilding)
 }
 
-// crash loses everything not persisted, including a Ready in flight.
+// crash loses everything not persisted, including every Ready in flight.
 func (w *simWorld) crash(n *simNode) {
-	w.tracef("crash %d at stage %d", n.id, n.stage)
-	n.node, n.stage, n.rd = nil, stageIdle, Ready{}
+	if w.depth == 1 {
+		stage := stageIdle
+		if len(n.q) > 0 {
+			stage = n.q[0].stage
+		}
+		w.tracef("crash %d at stage %d", n.id, stage)
+	} else {
+		w.tracef("crash %d with %d Readys in flight%s", n.id, len(n.q), simStages(n.q))
+	}
+	n.node, n.q, n.stalled = nil, nil, false
 	if !w.prof.keepInflight {
 		w.net.dropTo(n.id)
 	}
@@ -214,60 +260,84 @@ func (w *simWorld) send(n *simNode, m Message) {
 	w.net.send(m, w.tick)
 }
 
-// advanceDriver runs the next stage of n's Ready contract.
-func (w *simWorld) advanceDriver(n *simNode) {
-	switch n.stage {
-	case stageIdle:
-		n.rd = n.node.Ready()
-		n.stage = stageTaken
-		w.checkRebuildingSilent(n)
-		for _, m := range n.rd.Eager {
-			w.send(n, m)
-		}
-		w.maybeCrashAfterPhase(n, n.rd.Eager, MsgPrepare, MsgAccept)
+// take hands the driver a new Ready and sends its Eager messages at once.
+func (w *simWorld) take(n *simNode) {
+	n.taken++
+	f := &simInflight{rd: n.node.Ready(), stage: stageTaken, seq: n.taken}
+	if len(n.q) > 0 {
+		w.piped.Taken++
+	}
+	n.q = append(n.q, f)
+	if w.depth > 1 {
+		w.tracef("take %d ready %d (%d in flight)", n.id, f.seq, len(n.q))
+	}
+	w.checkRebuildingSilent(n, &f.rd)
+	for _, m := range f.rd.Eager {
+		w.send(n, m)
+	}
+	w.maybeCrashAfterPhase(n, f.rd.Eager, MsgPrepare, MsgAccept)
+}
+
+// advanceDriver runs the next stage of the Ready contract for n's i-th
+// Ready in flight. The driver obeys FIFO: only the oldest (i == 0) moves,
+// unless Driver.unordered lets younger ones persist and send on their own.
+func (w *simWorld) advanceDriver(n *simNode, i int) {
+	f := n.q[i]
+	switch f.stage {
 	case stageTaken:
-		for i := range n.rd.Persist {
-			rec := &n.rd.Persist[i]
+		if w.depth > 1 {
+			w.tracef("persist %d ready %d", n.id, f.seq)
+		}
+		for j := range f.rd.Persist {
+			rec := &f.rd.Persist[j]
 			if rec.Kind == RecordAccept {
 				w.check.persistAccept(n.id, rec.Ballot, rec.Entries, n.store.promised)
 			}
 			n.store.persist(rec)
 		}
-		n.stage = stagePersisted
+		f.stage = stagePersisted
 	case stagePersisted:
-		for _, m := range n.rd.Messages {
+		for _, m := range f.rd.Messages {
 			w.send(n, m)
 		}
-		n.stage = stageSent
-		w.maybeCrashAfterPhase(n, n.rd.Messages, MsgPromise, MsgPromise)
+		f.stage = stageSent
+		w.maybeCrashAfterPhase(n, f.rd.Messages, MsgPromise, MsgPromise)
 	case stageSent:
-		w.commit(n)
-		n.stage = stageCommitted
+		if i != 0 {
+			w.check.fail(checkContract, "driver: node %d would commit Ready %d before Ready %d", n.id, f.seq, n.q[0].seq)
+			return
+		}
+		w.commit(n, &f.rd)
+		f.stage = stageCommitted
 	case stageCommitted:
-		n.node.Advance(n.rd)
-		n.rd, n.stage = Ready{}, stageIdle
+		n.node.Advance(f.rd)
+		n.q[0] = nil
+		n.q = n.q[1:]
+		if len(n.q) == 0 {
+			n.q = nil
+		}
 	}
 }
 
-func (w *simWorld) commit(n *simNode) {
-	for _, e := range n.rd.Committed {
+func (w *simWorld) commit(n *simNode, rd *Ready) {
+	for _, e := range rd.Committed {
 		w.check.committed(n.id, e)
 		if op := w.ops[string(e.Data)]; op != nil && !e.Noop {
 			op.done = true
 		}
 	}
-	if err := n.store.appendChosen(n.rd.ResetTo, n.rd.Committed); err != nil {
+	if err := n.store.appendChosen(rd.ResetTo, rd.Committed); err != nil {
 		w.check.fail(checkContract, "node %d: %v", n.id, err)
 	}
-	if n.rd.Rebuilt {
+	if rd.Rebuilt {
 		// The Ready is persisted and its chosen entries are in the (here
 		// always durable) chosen log: now the flag may go (MarkRebuilt).
 		n.store.rebuilding = false
 		w.rebuilt++
 		w.tracef("rebuilt %d at chosen %d", n.id, n.store.chosen())
 	}
-	if len(n.rd.Committed) > 0 {
-		w.tracef("commit %d slots %d..%d", n.id, n.rd.Committed[0].Slot, n.rd.Committed[len(n.rd.Committed)-1].Slot)
+	if len(rd.Committed) > 0 {
+		w.tracef("commit %d slots %d..%d", n.id, rd.Committed[0].Slot, rd.Committed[len(rd.Committed)-1].Slot)
 	}
 }
 
@@ -279,6 +349,9 @@ func (w *simWorld) deliver(m Message) {
 		return
 	}
 	w.net.delivered++
+	if to.busy() {
+		w.piped.Steps++
+	}
 	if w.p.Trace != nil {
 		w.tracef("deliver %s", simMsgString(&m))
 	}
@@ -287,26 +360,41 @@ func (w *simWorld) deliver(m Message) {
 	}
 }
 
-// workItem is one schedulable step: a driver stage (msg < 0) or a delivery.
+// workItem is one schedulable step: taking a Ready (msg == itemTake), a
+// driver stage of the i-th Ready in flight (msg == itemStage), or a
+// delivery (msg >= 0, an index into the network's flights).
 type workItem struct {
 	node *simNode
 	msg  int
+	i    int
 }
+
+const (
+	itemTake  = -1
+	itemStage = -2
+)
 
 // drain runs driver stages and deliveries in random order until nothing is
 // left for this tick, crashing nodes between steps in the fault phase.
 func (w *simWorld) drain() {
 	items := make([]workItem, 0, 16)
+	w.stallDisks()
 	for range 4000 {
 		items = items[:0]
 		for _, n := range w.nodes {
-			if n.up() && (n.busy() || n.node.HasReady()) {
-				items = append(items, workItem{node: n, msg: -1})
+			if !n.up() {
+				continue
+			}
+			if n.canTake() {
+				items = append(items, workItem{node: n, msg: itemTake})
+			}
+			if n.busy() && !n.stalled {
+				items = append(items, workItem{node: n, msg: itemStage, i: w.movable(n)})
 			}
 		}
 		for i, f := range w.net.flights {
 			if f.due <= w.tick {
-				if to := w.nodeByID(f.m.To); !to.up() || !to.busy() {
+				if to := w.nodeByID(f.m.To); !to.up() || to.open() {
 					items = append(items, workItem{msg: i})
 				}
 			}
@@ -320,16 +408,19 @@ func (w *simWorld) drain() {
 			continue
 		}
 		it := items[w.rng.IntN(len(items))]
-		if it.msg < 0 {
-			w.advanceDriver(it.node)
-		} else {
+		switch it.msg {
+		case itemTake:
+			w.take(it.node)
+		case itemStage:
+			w.advanceDriver(it.node, it.i)
+		default:
 			w.deliver(w.net.take(it.msg))
 		}
 	}
 	// Runaway: finish every Ready in flight so nodes can tick.
 	for _, n := range w.nodes {
-		for n.up() && n.busy() {
-			w.advanceDriver(n)
+		for n.up() && n.busy() && !w.failed() {
+			w.advanceDriver(n, 0)
 		}
 	}
 }
@@ -339,6 +430,9 @@ func (w *simWorld) tickAll() {
 	order := w.rng.Perm(len(w.nodes))
 	for _, i := range order {
 		if n := w.nodes[i]; n.up() {
+			if n.busy() {
+				w.piped.Ticks++
+			}
 			n.node.Tick()
 		}
 	}
@@ -355,6 +449,8 @@ type simResult struct {
 	Proposed      int
 	Wipes         int // stores wiped in the fault phase
 	Rebuilt       int // rebuilds completed (virgin starts included)
+	Depth         int // pipeline depth the run used
+	Piped         simPiped
 }
 
 // runSim runs one seed: a fault phase, then a liveness phase.
@@ -372,7 +468,7 @@ func runSim(p simParams) simResult {
 	}
 	res.Violation, res.Ticks, res.Steps = w.check.err, w.tick, w.step
 	res.Chosen, res.Proposed, res.Wipes = len(w.check.canonical), len(w.check.proposed), w.wipes
-	res.Rebuilt = w.rebuilt
+	res.Rebuilt, res.Depth, res.Piped = w.rebuilt, w.depth, w.piped
 	return res
 }
 

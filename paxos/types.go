@@ -143,7 +143,7 @@ type HardState struct {
 }
 
 // Ready is what the node needs done, handed out by Node.Ready and returned
-// with Node.Advance. The driver MUST, in this order:
+// with Node.Advance. For each Ready the driver MUST, in this order:
 //
 //  1. make every record in Persist durable (fsync); if that fails, stop the
 //     node: never retry and never send Messages; Eager may be sent at once,
@@ -153,6 +153,27 @@ type HardState struct {
 //  3. append Committed to the chosen log and hand it to consumers;
 //  4. call Advance(rd). Advance tells the node that Persist is durable: a
 //     leader counts its own accept as a vote only then.
+//
+// Pipelining. The driver may call Ready again before it has called Advance
+// for the previous Ready, and may call Step, Tick and Propose in between
+// (for example, hand each Ready to a persister goroutine and keep driving
+// the node on its own goroutine, which also calls Advance). The Readys in
+// flight are then handled strictly in the order they were taken (FIFO):
+//
+//   - Ready k+1's Persist becomes durable only after Ready k's (one fsync
+//     may cover both);
+//   - Ready k+1's Messages leave only after Ready k+1's Persist, hence every
+//     earlier Persist, is durable;
+//   - Committed is appended in Ready order;
+//   - Advance is called once per Ready, in Ready order.
+//
+// Eager may be sent as soon as its Ready is taken, even while earlier
+// Readys are not yet durable: the node puts nothing in Eager that depends
+// on a record not yet durable (a candidate leads, and sends Accepts at its
+// ballot, only after Advance for the Ready holding its own promise). A
+// crash loses every Ready in flight, that is everything not yet made
+// durable; the node restarts from what was. If an fsync fails, no later
+// Ready's Messages may leave either: stop the node.
 type Ready struct {
 	Persist []Record
 	// Eager messages report no acceptor state (a leader's Prepare, Accept,

@@ -15,21 +15,31 @@
 // Config.TickInterval from a time.Ticker (default 10 ms; the election
 // timeout is ElectionTicks*TickInterval, randomized up to twice that: 500
 // ms to 1 s by default; heartbeats every HeartbeatTicks, 50 ms), steps
-// inbound messages (at most 256 or 2 MiB of entries before handling a
-// Ready), proposes queued appends and handles each Ready in the order of
-// the paxos contract:
+// inbound messages (at most 256 or 2 MiB of entries at a time), proposes
+// queued appends, and pipelines the core's Readys (the paxos contract's
+// pipelined form, persister.go) through a second goroutine, the persister:
 //
-//  1. send Ready.Eager at once (a leader's accepts leave while it fsyncs);
-//  2. Persist the Ready's records with ONE fsync. This is the durability
-//     rule: no promise or accepted leaves the process before the state it
-//     reports is durable. A failed Persist stops the node (fail-stop,
+//  1. the owner takes a Ready and sends Ready.Eager at once (a leader's
+//     accepts leave while it fsyncs);
+//  2. it appends Ready.Committed to the chosen log and applies it
+//     (verdicts, dedup, conditions, trims), completes waiting appends and
+//     wakes tailers: these entries are chosen, a majority made them durable;
+//  3. it hands Persist and Messages to the persister, which writes every
+//     Ready taken since its last write with ONE fsync and only then sends
+//     their Messages. This is the durability rule: no promise or accepted
+//     leaves the process before the state it reports, and everything taken
+//     before it, is durable. A failed Persist stops the node (fail-stop,
 //     never retried; later calls return ErrStopped);
-//  3. send Ready.Messages;
-//  4. append Ready.Committed to the chosen log, apply it (verdicts, dedup,
-//     conditions, trims), complete waiting appends and wake tailers;
-//  5. if Ready.Rebuilt: Sync the chosen log (what a rebuilding replica
-//     re-learned has no journal record behind it), then Store.MarkRebuilt;
-//  6. Advance.
+//  4. the owner calls Advance for each written Ready, in the order taken.
+//
+// While the persister is inside an fsync the owner keeps stepping
+// acknowledgements, committing and answering; a leader lets new appends
+// gather for the next Propose then, unless 64 are queued. The rare Readys
+// that reset the chosen log (ResetTo) or end a rebuild (Rebuilt: Sync the
+// chosen log, since what a rebuilding replica re-learned has no journal
+// record behind it, then Store.MarkRebuilt), and every Ready while the node
+// awaits a checkpoint, wait until the pipeline is empty and run in the
+// base order: persist, send, reset or append, mark rebuilt, Advance.
 //
 // A store created empty (a new replica, or a lost data directory) reports
 // Rebuilding: the core then neither promises nor accepts until it has

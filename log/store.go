@@ -8,9 +8,11 @@ import (
 // chosen log. The default is *storage.Store; tests may hand a Node the
 // in-memory one (NewMemStore).
 //
-// Concurrency: the node's owner goroutine calls every method; tailers and
-// readers call Entries, FirstIndex and LastIndex concurrently with it, so
-// those must be safe for concurrent use and must not wait behind a Persist.
+// Concurrency: the node's persister goroutine calls Persist while its owner
+// goroutine calls the other methods; tailers and readers call Entries,
+// FirstIndex and LastIndex concurrently with both. Every method must be
+// safe for concurrent use, and neither AppendChosen nor the readers should
+// wait behind a Persist's fsync (storage.Store does not).
 type Store interface {
 	// HardState is what the paxos node restarts from.
 	HardState() paxos.HardState

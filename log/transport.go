@@ -8,7 +8,8 @@ import (
 )
 
 // Transport carries paxos messages between replicas. *paxnet.Server
-// satisfies it. Send never blocks (messages may be dropped: Paxos tolerates
+// satisfies it. Send is called from the owner and the persister goroutines
+// at once and never blocks (messages may be dropped: Paxos tolerates
 // loss); Messages is read only by the node's owner goroutine.
 type Transport interface {
 	Send(m paxos.Message)

@@ -15,6 +15,8 @@ import (
 // its Eager happen at once. A crash loses every Ready in flight. In the
 // fault phase a stalled disk keeps the oldest Ready in flight across a
 // tick, so the node is also ticked and proposed to with Readys in flight.
+// Half the pipelined runs append Committed when a Ready is taken, like the
+// replicated log's driver (simPipelineFor).
 
 // simPiped counts what only a pipelined driver does, to show a run
 // exercised it.
@@ -35,15 +37,40 @@ type simDriverBugs struct {
 	unordered bool
 }
 
-// simPipelineFor draws a run's pipeline depth and disk stall probability
-// from its seed, from a stream of its own so that depth-1 runs replay
-// exactly as they did before the driver could pipeline. Two runs in five
-// are unpipelined.
-func simPipelineFor(seed uint64) (depth int, stall float64) {
+// simPipelineFor draws a run's pipeline depth, disk stall probability and
+// commit mode from its seed, from a stream of its own so that depth-1 runs
+// replay exactly as they did before the driver could pipeline. Two runs in
+// five are unpipelined. early (half the pipelined runs) appends a Ready's
+// Committed as soon as it is taken, before its Persist is durable, as the
+// replicated log's driver does (log/persister.go); a Ready with ResetTo or
+// Rebuilt then keeps the base order (commit after Messages) and no Ready is
+// taken behind it until it is advanced.
+func simPipelineFor(seed uint64) (depth int, stall float64, early bool) {
 	r := rand.New(rand.NewPCG(seed, 0x64657074))
 	depth = [...]int{1, 1, 2, 3, 4}[r.IntN(5)]
 	stall = [...]float64{0.05, 0.2, 0.5}[r.IntN(3)]
-	return depth, stall
+	early = depth > 1 && r.IntN(2) == 0
+	return depth, stall, early
+}
+
+// commitsEarly reports whether the driver appends rd's Committed when it
+// takes rd.
+func (n *simNode) commitsEarly(rd *Ready) bool {
+	return n.early && rd.ResetTo == 0 && !rd.Rebuilt
+}
+
+// barred reports whether a Ready in flight keeps the driver from taking
+// another: with early commits, one that commits in the base order.
+func (n *simNode) barred() bool {
+	if !n.early {
+		return false
+	}
+	for _, f := range n.q {
+		if !n.commitsEarly(&f.rd) {
+			return true
+		}
+	}
+	return false
 }
 
 // stallDisks decides, for this tick, which nodes' disks hold back the

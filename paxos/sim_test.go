@@ -17,7 +17,8 @@
 // (sim_pipeline_test.go): with D = 1 the driver never calls Step, Tick or
 // Propose on a node while its Ready is in flight; with D > 1 it may take up
 // to D Readys before advancing the first, handles them in FIFO order, and
-// steps, ticks and proposes to the node meanwhile.
+// steps, ticks and proposes to the node meanwhile (in half those runs it
+// appends Committed as soon as it takes a Ready).
 //
 // The checkers (sim_check_test.go) run at every step that can break them:
 // each persisted accept updates a global history from which a value is
@@ -108,7 +109,7 @@ func simDepthFor(seed uint64, depth int) int {
 	if depth != 0 {
 		return depth
 	}
-	d, _ := simPipelineFor(seed)
+	d, _, _ := simPipelineFor(seed)
 	return d
 }
 
@@ -127,6 +128,7 @@ type simStats struct {
 	wipes, rebuilt                atomic.Int64
 	byDepth                       [5]atomic.Int64 // seeds run per pipeline depth (index 0: above 4)
 	piped                         [4]atomic.Int64 // simPiped summed: Taken, Steps, Ticks, Proposes
+	early                         atomic.Int64    // runs whose driver appends Committed at take
 	maxLiveSeed                   atomic.Uint64
 }
 
@@ -136,6 +138,9 @@ func (s *simStats) add(seed uint64, r simResult) {
 	s.chosen.Add(int64(r.Chosen))
 	s.wipes.Add(int64(r.Wipes))
 	s.rebuilt.Add(int64(r.Rebuilt))
+	if r.Early {
+		s.early.Add(1)
+	}
 	s.piped[0].Add(int64(r.Piped.Taken))
 	s.piped[1].Add(int64(r.Piped.Steps))
 	s.piped[2].Add(int64(r.Piped.Ticks))
@@ -213,8 +218,8 @@ func TestSimulator(t *testing.T) {
 			p.Trace = func(s string) { t.Log(s) }
 		}
 		r := runSim(p)
-		t.Logf("seed %d nodes %d depth %d: %d ticks, %d steps, %d slots chosen, %d values proposed, liveness in %d ticks",
-			p.Seed, p.Nodes, r.Depth, r.Ticks, r.Steps, r.Chosen, r.Proposed, r.LivenessTicks)
+		t.Logf("seed %d nodes %d depth %d (commit at take: %v): %d ticks, %d steps, %d slots chosen, %d values proposed, liveness in %d ticks",
+			p.Seed, p.Nodes, r.Depth, r.Early, r.Ticks, r.Steps, r.Chosen, r.Proposed, r.LivenessTicks)
 		if r.Violation != nil {
 			t.Fatalf("seed %d: %v\nreplay: %s", p.Seed, r.Violation, replayCommand(p, "TestSimulator$"))
 		}
@@ -234,8 +239,8 @@ func TestSimulator(t *testing.T) {
 		st.seeds.Load(), *simStart, el.Round(time.Millisecond), float64(st.seeds.Load())/el.Minutes(),
 		runtime.GOMAXPROCS(0), st.steps.Load(), st.chosen.Load(), st.wipes.Load(), st.rebuilt.Load(),
 		st.maxLive.Load(), st.maxLiveSeed.Load(), simLivenessBound)
-	t.Logf("seeds per pipeline depth: D=1 %d, D=2 %d, D=3 %d, D=4 %d, other %d; with Readys in flight: %d Readys taken, %d steps, %d ticks, %d proposes",
-		st.byDepth[1].Load(), st.byDepth[2].Load(), st.byDepth[3].Load(), st.byDepth[4].Load(), st.byDepth[0].Load(),
+	t.Logf("seeds per pipeline depth: D=1 %d, D=2 %d, D=3 %d, D=4 %d, other %d (%d committing at take); with Readys in flight: %d Readys taken, %d steps, %d ticks, %d proposes",
+		st.byDepth[1].Load(), st.byDepth[2].Load(), st.byDepth[3].Load(), st.byDepth[4].Load(), st.byDepth[0].Load(), st.early.Load(),
 		st.piped[0].Load(), st.piped[1].Load(), st.piped[2].Load(), st.piped[3].Load())
 	for _, f := range fails {
 		t.Errorf("seed %d (%d nodes, depth %d): %v\nreplay: %s", f.p.Seed, f.p.Nodes, f.p.Depth, f.v, replayCommand(f.p, "TestSimulator$"))

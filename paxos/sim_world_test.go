@@ -98,6 +98,7 @@ type simNode struct {
 	node        *Node          // nil while crashed
 	q           []*simInflight // Readys in flight, oldest first; at most depth
 	depth       int            // pipeline depth of the run
+	early       bool           // Committed is appended when a Ready is taken
 	taken       int            // Readys taken in this incarnation
 	incarnation uint64
 	// stalled: the disk holds back the head of q for the rest of this tick
@@ -118,7 +119,7 @@ func (n *simNode) busy() bool { return len(n.q) > 0 }
 func (n *simNode) open() bool { return n.depth > 1 || len(n.q) == 0 }
 
 // canTake reports whether the driver may take another Ready now.
-func (n *simNode) canTake() bool { return len(n.q) < n.depth && n.node.HasReady() }
+func (n *simNode) canTake() bool { return len(n.q) < n.depth && !n.barred() && n.node.HasReady() }
 
 // simWorld is one seeded run.
 type simWorld struct {
@@ -135,6 +136,7 @@ type simWorld struct {
 	step    int
 	faulty  bool // fault phase
 	depth   int  // pipeline depth (simParams.Depth, resolved)
+	early   bool // Committed is appended when a Ready is taken (depth > 1)
 	// stall is the probability that a node's disk holds back its oldest
 	// Ready for a tick (depth > 1 only); pipe draws stalls and, with
 	// Driver.unordered, which in-flight Ready moves.
@@ -149,10 +151,11 @@ func newSimWorld(p simParams) *simWorld {
 	rng := rand.New(rand.NewPCG(p.Seed, 0x5eed5eed))
 	w := &simWorld{p: p, rng: rng, check: newSimChecker(p.Nodes), ops: make(map[string]*simOp), faulty: true}
 	w.prof = drawProfile(rng)
-	w.depth, w.stall = simPipelineFor(p.Seed)
+	w.depth, w.stall, w.early = simPipelineFor(p.Seed)
 	if p.Depth != 0 {
 		w.depth = p.Depth
 	}
+	w.early = w.early && w.depth > 1
 	w.pipe = rand.New(rand.NewPCG(p.Seed, 0x70697065))
 	if p.Tune != nil {
 		p.Tune(&w.prof)
@@ -168,7 +171,7 @@ func newSimWorld(p simParams) *simWorld {
 		w.ids = append(w.ids, NodeID(i))
 	}
 	for _, id := range w.ids {
-		n := &simNode{id: id, store: w.newStore(), depth: w.depth}
+		n := &simNode{id: id, store: w.newStore(), depth: w.depth, early: w.early}
 		w.nodes = append(w.nodes, n)
 		w.restart(n)
 	}
@@ -276,6 +279,9 @@ func (w *simWorld) take(n *simNode) {
 		w.send(n, m)
 	}
 	w.maybeCrashAfterPhase(n, f.rd.Eager, MsgPrepare, MsgAccept)
+	if n.up() && n.commitsEarly(&f.rd) {
+		w.commit(n, &f.rd)
+	}
 }
 
 // advanceDriver runs the next stage of the Ready contract for n's i-th
@@ -307,7 +313,9 @@ func (w *simWorld) advanceDriver(n *simNode, i int) {
 			w.check.fail(checkContract, "driver: node %d would commit Ready %d before Ready %d", n.id, f.seq, n.q[0].seq)
 			return
 		}
-		w.commit(n, &f.rd)
+		if !n.commitsEarly(&f.rd) {
+			w.commit(n, &f.rd)
+		}
 		f.stage = stageCommitted
 	case stageCommitted:
 		n.node.Advance(f.rd)
@@ -447,9 +455,10 @@ type simResult struct {
 	LivenessTicks int // ticks the liveness phase needed
 	Chosen        int // slots chosen (canonical log length)
 	Proposed      int
-	Wipes         int // stores wiped in the fault phase
-	Rebuilt       int // rebuilds completed (virgin starts included)
-	Depth         int // pipeline depth the run used
+	Wipes         int  // stores wiped in the fault phase
+	Rebuilt       int  // rebuilds completed (virgin starts included)
+	Depth         int  // pipeline depth the run used
+	Early         bool // Committed appended when a Ready is taken
 	Piped         simPiped
 }
 
@@ -468,7 +477,7 @@ func runSim(p simParams) simResult {
 	}
 	res.Violation, res.Ticks, res.Steps = w.check.err, w.tick, w.step
 	res.Chosen, res.Proposed, res.Wipes = len(w.check.canonical), len(w.check.proposed), w.wipes
-	res.Rebuilt, res.Depth, res.Piped = w.rebuilt, w.depth, w.piped
+	res.Rebuilt, res.Depth, res.Early, res.Piped = w.rebuilt, w.depth, w.early, w.piped
 	return res
 }
 

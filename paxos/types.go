@@ -170,10 +170,14 @@ type HardState struct {
 // Eager may be sent as soon as its Ready is taken, even while earlier
 // Readys are not yet durable: the node puts nothing in Eager that depends
 // on a record not yet durable (a candidate leads, and sends Accepts at its
-// ballot, only after Advance for the Ready holding its own promise). A
-// crash loses every Ready in flight, that is everything not yet made
-// durable; the node restarts from what was. If an fsync fails, no later
-// Ready's Messages may leave either: stop the node.
+// ballot, only after Advance for the Ready holding its own promise).
+// Committed may also be appended as soon as its Ready is taken (its entries
+// are chosen: a majority made them durable), still in Ready order, except
+// for a Ready with ResetTo or Rebuilt: that one is handled in the order of
+// steps 1-4, and no later Ready is taken until it is advanced. A crash
+// loses every Ready in flight, that is everything not yet made durable;
+// the node restarts from what was. If an fsync fails, no later Ready's
+// Messages may leave either: stop the node.
 type Ready struct {
 	Persist []Record
 	// Eager messages report no acceptor state (a leader's Prepare, Accept,

@@ -172,8 +172,12 @@
 // # Memory and readers
 //
 // Readers (Entries, Entry, FirstIndex, LastIndex) load an immutable view
-// through an atomic pointer and never take the writer's mutex, which is
-// the one held across fsync. Recent chosen entries come from a cache
+// through an atomic pointer and never take the writer's mutex (held across
+// the fsyncs of the chosen log, checkpoints and compaction). Persist runs
+// its journal fsync outside that mutex, under a second one that only
+// Persist and Close take, so a chosen-log append proceeds while the journal
+// is being synced (the log layer commits during its persister's fsync).
+// Recent chosen entries come from a cache
 // bounded by Options.CacheBytes (about twice that at worst, before evicted
 // entries are reallocated away); older ones are read from tidwall/wal.
 // Those cold reads are serialized among themselves (tidwall's Read updates

@@ -2,7 +2,11 @@ package net
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,4 +146,73 @@ func benchLoopback(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msgs/s")
 	s2.Close()
 	<-done
+}
+
+// BenchmarkCall is the client protocol alone: clients ClientConns to one
+// Server over loopback TCP, each with one 256-byte OpAppend Call in
+// flight, answered at once by a handler that does nothing. One op is one
+// Call. Set beside bench's BenchmarkLoopbackFloor (the same round trip
+// with bare length-prefixed frames), it is what paxnet's codec, goroutines
+// and channels add to the kernel's cost; cpu-us/call is the CPU of the
+// whole process, client and server side.
+func BenchmarkCall(b *testing.B) {
+	for _, clients := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("clients=%d/size=256", clients), func(b *testing.B) { benchCall(b, clients) })
+	}
+}
+
+func benchCall(b *testing.B, clients int) {
+	s, err := Listen(Config{ClusterID: testCluster, NodeID: 1, Listen: "127.0.0.1:0"}, &testHandler{node: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	conns := make([]*ClientConn, clients)
+	for i := range conns {
+		c, err := Dial(context.Background(), s.Addr(), ClientConfig{ClusterID: testCluster})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	data := [][]byte{bytes.Repeat([]byte{7}, 256)}
+	var next atomic.Int64
+	errs := make(chan error, clients)
+	cpu0 := processCPU()
+	b.SetBytes(256)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				req := &Request{Op: OpAppend, ClientID: uint64(w + 1), Seq: 1, Data: data}
+				if _, err := conns[w].Call(context.Background(), req); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/call")
+}
+
+// processCPU is the CPU time (user + system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -3,16 +3,18 @@
 # (peers hraft), paxlog go test -bench and paxlog bench against three paxlog serve.
 # The peer binaries are built by /work/shared/peers/build-peers.sh into $BIN (never committed).
 # Usage: ROUNDS=3 [BIN=...] [PEERS=dir of etcd.sh] bench/results/compare.sh > out.txt
-# (WHAT="gotest cli" for paxlog only)
+# (WHAT="gotest cli" for paxlog only; "floor" for the machine's floors)
 set -uo pipefail
 BIN=${BIN:-$HOME/.cache/paxlog-peers}
 ROUNDS=${ROUNDS:-3}
-WHAT=${WHAT:-"etcd hraft gotest cli"}
+WHAT=${WHAT:-"etcd hraft gotest cli floor"}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/paxlog-compare.XXXXXX)
 cd "$ROOT"
 go build -o $W/paxlog ./cmd/paxlog || exit 1
 go test -c -o $W/bench.test ./bench || exit 1
+go test -c -o $W/net.test ./net || exit 1
+go test -c -o $W/storage.test ./storage || exit 1
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [[ -n $p ]] && kill $p 2>/dev/null; done; for p in "${PIDS[@]:-}"; do [[ -n $p ]] && wait $p 2>/dev/null; done; PIDS=(); }
 trap 'cleanup; rm -rf "$W"' EXIT INT TERM
@@ -28,6 +30,12 @@ for r in $(seq 1 $ROUNDS); do
         echo "--- load $(cut -d' ' -f1-3 /proc/loadavg)"
         (cd "$ROOT/bench" && $W/bench.test -test.run XXX -test.bench "^Benchmark$1" -test.benchtime ${2}x 2>&1 | grep -E "^Benchmark|FAIL|panic|Error")
       done ;;
+    floor)
+      # What the machine allows with nothing of paxlog behind it: a bare TCP
+      # round trip, paxnet's Call with a no-op handler, and write+fdatasync.
+      (cd "$ROOT/bench" && $W/bench.test -test.run XXX -test.bench '^BenchmarkLoopbackFloor$' -test.benchtime 50000x 2>&1 | grep -E "^Benchmark|FAIL|panic")
+      (cd "$ROOT/net" && $W/net.test -test.run XXX -test.bench '^BenchmarkCall$' -test.benchtime 50000x 2>&1 | grep -E "^Benchmark|FAIL|panic")
+      (cd "$ROOT/storage" && $W/storage.test -test.run XXX -test.bench '^BenchmarkFsyncCost$' -test.benchtime 3000x 2>&1 | grep -E "^Benchmark|FAIL|panic") ;;
     cli)
       D=$(mktemp -d $W/cli.XXXX)
       P="1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103"

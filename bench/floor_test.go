@@ -7,8 +7,9 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"testing"
+
+	"github.com/paxlog/paxlog/net/nettest"
 )
 
 // BenchmarkLoopbackFloor is the client hop with nothing behind it: each
@@ -31,44 +32,10 @@ func BenchmarkLoopbackFloor(b *testing.B) {
 }
 
 func benchFloor(b *testing.B, s appendShape) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var served []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			served = append(served, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				echo(c)
-			}()
-		}
-	}()
-	defer func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range served {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	}()
-
+	addr := nettest.Serve(b, echo)
 	conns := make([]net.Conn, s.clients)
 	for i := range conns {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			b.Fatal(err)
 		}

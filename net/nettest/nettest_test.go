@@ -1,8 +1,10 @@
 package nettest
 
 import (
+	"io"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 )
 
@@ -38,5 +40,34 @@ func TestBusyPortIsNotHandedOut(t *testing.T) {
 	defer l.Close()
 	if bindable(l.Addr().(*net.TCPAddr).Port) {
 		t.Fatalf("a listening port reads as bindable")
+	}
+}
+
+// TestServeClosesConnectionsAndWaitsForHandlers: a handler blocked on a
+// connection the client keeps open has returned once the test that
+// started Serve has ended.
+func TestServeClosesConnectionsAndWaitsForHandlers(t *testing.T) {
+	var returned atomic.Bool
+	var client net.Conn
+	t.Run("serve", func(t *testing.T) {
+		addr := Serve(t, func(c net.Conn) {
+			defer returned.Store(true)
+			_, _ = io.Copy(c, c)
+		})
+		var err error
+		if client, err = net.Dial("tcp", addr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "ping" {
+			t.Fatalf("echo: %q, %v", buf, err)
+		}
+	})
+	defer client.Close()
+	if !returned.Load() {
+		t.Fatal("a handler was still running after Serve's test ended")
 	}
 }

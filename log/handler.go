@@ -196,7 +196,8 @@ func responseError(r *paxnet.Response) error {
 // info converts a Status to its wire form.
 func (s Status) info(cluster string) *paxnet.StatusInfo {
 	si := &paxnet.StatusInfo{NodeID: s.ID, ClusterID: cluster, Role: s.Role.String(), LeaderID: s.LeaderID,
-		LeaderAddr: s.Leader, Ballot: s.Ballot, First: s.First, Last: s.Last, Commit: s.Last, Applied: s.Applied}
+		LeaderAddr: s.Leader, Ballot: s.Ballot, First: s.First, Last: s.Last, Commit: s.Last, Applied: s.Applied,
+		Rebuilding: s.Rebuilding, Restoring: s.Restoring}
 	for _, p := range s.Peers {
 		si.Peers = append(si.Peers, paxnet.PeerProgress{NodeID: p.ID, Addr: p.Addr, Match: p.Match, LastHeard: p.LastHeard})
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	paxnet "github.com/paxlog/paxlog/net"
 	"github.com/paxlog/paxlog/paxos"
 )
 
@@ -88,6 +89,9 @@ func TestWipedReplicaRebuilds(t *testing.T) {
 	n := c.start(victim)
 	if !n.Status().Rebuilding {
 		t.Fatal("a replica restarted on an empty store is not rebuilding")
+	}
+	if resp := (&handler{n}).HandleRequest(ctx, &paxnet.Request{Op: paxnet.OpStatus}); !resp.Status.Rebuilding {
+		t.Fatal("the status a client reads does not say rebuilding")
 	}
 	waitFor(ctx, t, "wiped replica rebuilt", func() bool {
 		if _, err := l.Append(ctx, []byte("during")); err != nil {

@@ -95,7 +95,7 @@ func testCalls(t *testing.T, c *ClientConn) {
 		t.Fatal(err)
 	}
 	r, err := c.Call(dialCtx(t), &Request{Op: OpStatus})
-	if err != nil || r.Status.NodeID != 1 || len(r.Status.Peers) != 1 || r.Status.Peers[0].Match != 5 {
+	if err != nil || r.Status.NodeID != 1 || len(r.Status.Peers) != 1 || r.Status.Peers[0].Match != 5 || !r.Status.Rebuilding || r.Status.Restoring {
 		t.Fatalf("status: %v %+v", err, r)
 	}
 	r, err = c.Call(dialCtx(t), &Request{Op: OpTrim})

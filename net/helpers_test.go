@@ -114,7 +114,7 @@ func (h *testHandler) HandleRequest(ctx context.Context, req *Request) *Response
 		}
 		return &Response{Index: req.Index, Data: []byte("entry")}
 	case OpStatus:
-		return &Response{Status: &StatusInfo{NodeID: h.node, Peers: []PeerProgress{{NodeID: 2, Match: 5}}}}
+		return &Response{Status: &StatusInfo{NodeID: h.node, Peers: []PeerProgress{{NodeID: 2, Match: 5}}, Rebuilding: true}}
 	}
 	return &Response{Err: ErrNotLeader, LeaderID: 3, Leader: "127.0.0.1:1"}
 }

@@ -100,6 +100,11 @@ type StatusInfo struct {
 	Commit     uint64         `codec:"c"` // last index of the contiguous chosen prefix
 	Applied    uint64         `codec:"a"` // last index delivered to tailers/state machine
 	Peers      []PeerProgress `codec:"p"`
+	// Rebuilding: the replica started on an empty data directory and does
+	// not vote until it has re-learned the chosen log. Restoring: it waits
+	// for a peer's checkpoint. Older replicas never set them.
+	Rebuilding bool `codec:"rb,omitempty"`
+	Restoring  bool `codec:"rs,omitempty"`
 }
 
 // PeerProgress is what a replica knows of one peer.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	paxnet "github.com/paxlog/paxlog/net"
 	"github.com/paxlog/paxlog/paxos"
 	"github.com/paxlog/paxlog/storage"
 )
@@ -225,5 +227,35 @@ func flipByte(t *testing.T, path string, off int64) {
 	b[off] ^= 0xff
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStatusShowsRebuildingAndRestoring: a replica that does not vote yet
+// (rebuilding) or waits for a checkpoint (restoring) says so in the table
+// and in the JSON; a full member shows its role alone.
+func TestStatusShowsRebuildingAndRestoring(t *testing.T) {
+	addrs := []string{"a:1", "b:2", "c:3"}
+	infos := []*paxnet.StatusInfo{
+		{NodeID: 1, Role: "leader", LeaderID: 1, LeaderAddr: "a:1", Last: 9},
+		{NodeID: 2, Role: "follower", LeaderID: 1, Last: 3, Rebuilding: true},
+		{NodeID: 3, Role: "follower", LeaderID: 1, Last: 0, Restoring: true},
+	}
+	cs := summarize("c1", addrs, infos, make([]error, 3))
+	var out strings.Builder
+	printStatus(&cli{stdout: &out}, cs)
+	for _, want := range []string{" leader ", " follower,rebuilding ", " follower,restoring "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	b, err := json.Marshal(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(b), `"rebuilding":true`); got != 1 {
+		t.Errorf("JSON has %d rebuilding replicas, want 1: %s", got, b)
+	}
+	if got := strings.Count(string(b), `"restoring":true`); got != 1 {
+		t.Errorf("JSON has %d restoring replicas, want 1: %s", got, b)
 	}
 }

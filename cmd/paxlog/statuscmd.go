@@ -37,6 +37,10 @@ type replicaStatus struct {
 	Commit   uint64 `json:"commit"`
 	Applied  uint64 `json:"applied"`
 	Lag      *int64 `json:"lag,omitempty"` // leader's last chosen index minus this replica's
+	// Rebuilding: started on an empty data directory, not voting until it
+	// has re-learned the log. Restoring: waiting for a peer's checkpoint.
+	Rebuilding bool `json:"rebuilding,omitempty"`
+	Restoring  bool `json:"restoring,omitempty"`
 }
 
 type clusterStatus struct {
@@ -113,6 +117,7 @@ func summarize(cluster string, addrs []string, infos []*paxnet.StatusInfo, errs 
 		in := infos[i]
 		r.ID, r.Role, r.LeaderID, r.Ballot = uint64(in.NodeID), in.Role, uint64(in.LeaderID), in.Ballot.String()
 		r.First, r.Last, r.Commit, r.Applied = in.First, in.Last, in.Commit, in.Applied
+		r.Rebuilding, r.Restoring = in.Rebuilding, in.Restoring
 		if leader != nil {
 			lag := int64(leader.Last) - int64(in.Last)
 			r.Lag = &lag
@@ -139,7 +144,19 @@ func printStatus(c *cli, cs clusterStatus) {
 		if r.Lag != nil {
 			lag = strconv.FormatInt(*r.Lag, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Addr, r.ID, r.Role, r.First, r.Last, r.Commit, r.Applied, lag)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Addr, r.ID, r.role(), r.First, r.Last, r.Commit, r.Applied, lag)
 	}
 	tw.Flush()
+}
+
+// role is the ROLE column: the role, and what keeps the replica from
+// serving as a full member.
+func (r replicaStatus) role() string {
+	switch {
+	case r.Rebuilding:
+		return r.Role + ",rebuilding"
+	case r.Restoring:
+		return r.Role + ",restoring"
+	}
+	return r.Role
 }

@@ -33,8 +33,9 @@
 //  4. the owner calls Advance for each written Ready, in the order taken.
 //
 // While the persister is inside an fsync the owner keeps stepping
-// acknowledgements, committing and answering; a leader lets new appends
-// gather for the next Propose then, unless 64 are queued. The rare Readys
+// acknowledgements, committing and answering; a leader with 32 or more
+// entries in flight lets new appends gather for the next Propose then,
+// unless 64 are queued. The rare Readys
 // that reset the chosen log (ResetTo) or end a rebuild (Rebuilt: Sync the
 // chosen log, since what a rebuilding replica re-learned has no journal
 // record behind it, then Store.MarkRebuilt), and every Ready while the node

@@ -57,16 +57,27 @@ func (o *owner) propose() {
 	o.retry = false
 }
 
-// lingerEntries is how many queued entries make a leader propose while a
-// job is being written (see lingering).
-const lingerEntries = 64
+// Lingering thresholds (see lingering): a leader with at least
+// lingerInflight entries proposed and not yet chosen lets new appends wait
+// for the job being written, unless lingerEntries of them are queued.
+const (
+	lingerInflight = 32
+	lingerEntries  = 64
+)
 
 // lingering says a leader should let appends gather into one Propose: while
-// a job is being written to disk, queued entries wait for it to finish
-// (at most one fsync, when the loop proposes again) unless lingerEntries
-// of them are queued. An idle leader proposes at once.
+// a job is being written to disk and lingerInflight entries are already in
+// flight, queued entries wait for the job to finish (at most one fsync,
+// when the loop proposes again) unless lingerEntries of them are queued.
+// With few entries in flight there is nothing to gather behind: the
+// persisters batch fsyncs on every replica anyway, and waiting only adds
+// the rest of an fsync to each append (at 16 clients over TCP it cost 8 %
+// of appends/s, median of ten alternated runs). With many in flight the
+// wait gathers bigger Proposes, so fewer Accept messages and less CPU (at
+// 256 clients in process, proposing at once cost a quarter of appends/s).
+// An idle leader proposes at once.
 func (o *owner) lingering() bool {
-	return o.leader && o.flying != nil && o.n.queue.queued() < lingerEntries
+	return o.leader && o.flying != nil && len(o.bySlot) >= lingerInflight && o.n.queue.queued() < lingerEntries
 }
 
 // nextBatch picks the first proposals of the backlog that fit one Propose

@@ -147,6 +147,6 @@ func (c Config) paxosConfig(lr paxos.LogReader, rebuilding bool) paxos.Config {
 		ID: c.ID, Peers: ids,
 		HeartbeatTicks: c.HeartbeatTicks, ElectionTicks: c.ElectionTicks,
 		MaxInflightSlots: c.MaxInflightSlots, MaxInflightBytes: c.MaxInflightBytes,
-		Log: lr, Logger: c.Logger.Named("paxos"), Rebuilding: rebuilding,
+		Log: lr, Logger: c.Logger, Rebuilding: rebuilding, // the core names itself "paxos"
 	}
 }

@@ -25,8 +25,12 @@ type Options struct {
 	FS FS
 	// SegmentSize is the target size in bytes of one WAL segment file, for
 	// the journal and the chosen log. tidwall/wal keeps the tail segment of
-	// each log in memory, so memory per log is about two segments.
-	// Default 16 MiB.
+	// each log in memory, so memory per log is about two segments. It also
+	// bounds two pauses of the goroutine that writes: tidwall copies its
+	// in-memory tail whenever that grows, and fsyncs the whole segment
+	// when it starts the next one (for the chosen log, which the store
+	// does not fsync otherwise, that is up to a segment of unsynced data).
+	// Default 4 MiB.
 	SegmentSize int
 	// CacheBytes bounds the in-memory cache of recent chosen entries that
 	// serves readers without touching the disk (counted with Entry.Size).
@@ -44,7 +48,7 @@ type Options struct {
 
 // Defaults.
 const (
-	DefaultSegmentSize = 16 << 20
+	DefaultSegmentSize = 4 << 20
 	DefaultCacheBytes  = 64 << 20
 )
 
